@@ -1,0 +1,147 @@
+"""Files in a run directory: atomic writes, JSONL I/O and the manifest of finished stages.
+
+Stages talk only through these files (HarmBench style). Every write goes to a temporary name in
+the same directory and is renamed into place, so a kill at any moment leaves either the old file
+or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from erpo.errors import InputError
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; rename it onto `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_json(path: str | Path, obj: Any) -> Path:
+    return write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default) + "\n")
+
+
+def write_jsonl(path: str | Path, rows: Iterable[Any]) -> Path:
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            for row in rows:
+                fh.write(json.dumps(_to_plain(row), ensure_ascii=False, default=_json_default) + "\n")
+    return Path(path)
+
+
+def read_json(path: str | Path) -> Any:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"invalid JSON: {exc.msg}", file=path, line=exc.lineno) from None
+
+
+def read_jsonl(path: str | Path) -> list[dict]:
+    """Read a JSONL file; a bad line raises an error naming the file and line."""
+    path = Path(path)
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise InputError(f"invalid JSON: {exc.msg}", file=path, line=lineno) from None
+    return rows
+
+
+def _to_plain(row: Any) -> Any:
+    if hasattr(row, "model_dump"):
+        return row.model_dump()
+    return row
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, set):
+        return sorted(obj)
+    raise TypeError(f"cannot serialise {type(obj).__name__}")
+
+
+def hash_obj(obj: Any) -> str:
+    """Stable short hash of a JSON-serialisable object (config sections, input lists)."""
+    blob = json.dumps(_to_plain(obj), sort_keys=True, default=_json_default).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def hash_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def hash_path(path: str | Path) -> str:
+    """Hash a file, or every file under a directory (names and contents), for manifest inputs."""
+    path = Path(path)
+    if path.is_file():
+        return hash_file(path)[:16]
+    h = hashlib.sha256()
+    for sub in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(str(sub.relative_to(path)).encode())
+        h.update(hash_file(sub).encode())
+    return h.hexdigest()[:16]
+
+
+class Manifest:
+    """`manifest.json` of a run: which stages finished, with their config and input hashes.
+
+    A stage is *done* when its record exists and both hashes match the current ones; the pipeline
+    then skips it. Records are written atomically after the stage's outputs are in place.
+    """
+
+    def __init__(self, run_dir: str | Path):
+        self.path = Path(run_dir) / "manifest.json"
+        self.data: dict = read_json(self.path) if self.path.exists() else {"stages": {}}
+
+    def is_done(self, stage: str, config_hash: str, inputs_hash: str) -> bool:
+        rec = self.data["stages"].get(stage)
+        return bool(rec) and rec.get("config_hash") == config_hash and rec.get("inputs_hash") == inputs_hash
+
+    def record(self, stage: str, config_hash: str, inputs_hash: str, **extra: Any) -> None:
+        self.data["stages"][stage] = {
+            "config_hash": config_hash,
+            "inputs_hash": inputs_hash,
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+            **extra,
+        }
+        write_json(self.path, self.data)
+
+    def forget(self, stage: str) -> None:
+        if self.data["stages"].pop(stage, None) is not None:
+            write_json(self.path, self.data)

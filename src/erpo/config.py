@@ -1,0 +1,165 @@
+"""Configuration: one pydantic model per stage, extra keys forbidden, every field documented.
+
+`load_config("configs/quickstart.yaml", ["sft.epochs=2"])` reads a YAML file, applies dotted
+overrides, and validates; a typo gets an error naming the file and the key. The same objects are
+built by the CLI and by the Python API.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from erpo.errors import InputError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(Section):
+    """Which prompts feed training and evaluation, and how they are split."""
+    harmful_sources: list[str] = Field(["harmbench", "advbench", "donotanswer"], description="harmful prompt sources (registry names)")
+    benign_sources: list[str] = Field(["benign-generated"], description="benign prompt sources (registry names)")
+    train_harmful: int = Field(200, description="harmful prompts used for training")
+    train_benign: int = Field(200, description="benign prompts used for training")
+    eval_size: int = Field(100, description="prompts per evaluation suite (held out)")
+    eval_fraction: float = Field(0.3, description="share of each source reserved for evaluation")
+    seed: int = Field(0, description="seed of the deterministic split")
+
+
+class BuildDataConfig(Section):
+    """Stage 1 data: risk classifier, ex-ante thoughts, safe answers, negatives."""
+    classifier: Literal["embedding", "llm"] = Field("embedding", description="risk classifier backend")
+    reasoning_backend: Literal["template", "llm"] = Field("template", description="who writes the thoughts")
+    teacher: str | None = Field(None, description="teacher model for the llm backend / benign answers (default: the policy itself)")
+    teacher_backend: str = Field("hf", description="generation backend for the teacher")
+    benign_answer_tokens: int = Field(160, description="max tokens of a self-distilled benign answer")
+    negatives_per_prompt: int = Field(2, description="negative thoughts sampled per prompt")
+    seed: int = Field(0, description="seed for template choices")
+
+
+class TrainConfig(Section):
+    """Settings shared by every training stage."""
+    lora: bool = Field(False, description="train a LoRA adapter instead of all weights")
+    lora_r: int = Field(16, description="LoRA rank")
+    lora_alpha: int = Field(32, description="LoRA alpha")
+    learning_rate: float = Field(5e-5, description="peak learning rate")
+    epochs: float = Field(1.0, description="passes over the data")
+    batch_size: int = Field(8, description="per-device batch size")
+    grad_accum: int = Field(1, description="gradient accumulation steps")
+    max_length: int = Field(512, description="max tokens of prompt + reply")
+    max_steps: int = Field(-1, description="stop after this many steps (-1 = use epochs)")
+    save_steps: int = Field(50, description="checkpoint every N steps (resume point)")
+    seed: int = Field(0, description="training seed")
+
+
+class SFTConfig(TrainConfig):
+    """Stage 1: supervised fine-tuning on thought + safe answer (loss on assistant tokens only)."""
+    learning_rate: float = Field(1e-4, description="peak learning rate")
+    epochs: float = Field(2.0, description="passes over the data")
+
+
+class DPOConfig(TrainConfig):
+    """Stage 2: DPO on pairs chosen for safety, usefulness and efficiency."""
+    beta: float = Field(0.1, description="DPO temperature")
+    loss_type: Literal["sigmoid", "ipo", "length_normalized"] = Field("sigmoid", description="DPO loss variant")
+    sft_weight: float = Field(0.0, description="weight of an SFT term on the chosen side")
+    samples_per_prompt: int = Field(2, description="on-policy samples per prompt (K)")
+    sample_temperature: float = Field(0.8, description="sampling temperature for candidates")
+    max_new_tokens: int = Field(256, description="max tokens per candidate")
+    length_ratio: float = Field(1.3, description="acceptable-but-longer rejected must be this many times longer")
+
+
+class IterateConfig(DPOConfig):
+    """Stage 3: rounds of sample → judge → length-controlled pairs → DPO against the current policy."""
+    rounds: int = Field(2, description="number of rounds T")
+    length_margin_alpha: float = Field(0.0, description="R-DPO style length margin α·(|y_w|−|y_l|)")
+    safety_tolerance: float = Field(0.02, description="max allowed drop of held-out refusal rate per round")
+    on_violation: Literal["stop", "rollback"] = Field("rollback", description="what the safety guard does")
+
+
+class EvalConfig(Section):
+    """Evaluation suites, attacks and judges."""
+    suites: list[str] = Field(["harmful", "jailbreak", "overrefusal", "benign"], description="suites to run")
+    attacks: list[str] = Field(["none"], description="attacks for the jailbreak suite")
+    judges: list[str] = Field(["refusal", "length", "rule_citation"], description="judges to apply")
+    max_new_tokens: int = Field(256, description="max tokens per reply")
+    limit: int | None = Field(None, description="cap prompts per suite (None = all held-out)")
+    backend: str = Field("hf", description="generation backend")
+    batch_size: int = Field(16, description="generation batch size")
+
+
+class RunConfig(Section):
+    """A whole ERPO run: base model → stages → evaluation → report."""
+    name: str = Field("quickstart", description="run name; outputs go to <output_dir>/<name>")
+    output_dir: str = Field("runs", description="parent folder of run directories")
+    model: str = Field("smollm2-135m", description="base policy: embedded alias, local dir or hub id")
+    policy: str = Field("default", description="safety policy: 'default' or a YAML file")
+    dtype: Literal["auto", "bf16", "fp16", "fp32"] = Field("auto", description="compute dtype (auto = bf16 where native)")
+    seed: int = Field(0, description="global seed")
+    data: DataConfig = Field(default_factory=DataConfig)
+    build_data: BuildDataConfig = Field(default_factory=BuildDataConfig)
+    sft: SFTConfig = Field(default_factory=SFTConfig)
+    dpo: DPOConfig = Field(default_factory=DPOConfig)
+    iterate: IterateConfig = Field(default_factory=IterateConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.output_dir) / self.name
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Apply `a.b=value` overrides (value parsed as YAML) to a nested dict."""
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise InputError(f"override {item!r} must look like key.sub=value")
+        node = raw
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = yaml.safe_load(value)
+    return raw
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None,
+                model: type[BaseModel] = RunConfig) -> Any:
+    raw: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.exists():
+            raise InputError("no such config file", file=path)
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            line = getattr(getattr(exc, "problem_mark", None), "line", None)
+            raise InputError(f"invalid YAML: {getattr(exc, 'problem', exc)}", file=path,
+                             line=None if line is None else line + 1) from None
+    raw = apply_overrides(raw, overrides or [])
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        line = _find_key_line(path, err["loc"]) if path else None
+        raise InputError(err["msg"], file=path or "<overrides>", line=line, field=field) from None
+
+
+def _find_key_line(path: Path, loc: tuple) -> int | None:
+    """Best-effort line of the deepest key of `loc` in a YAML file (for error messages)."""
+    keys = [str(p) for p in loc if isinstance(p, str)]
+    if not keys:
+        return None
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip().startswith(f"{keys[-1]}:"):
+            return lineno
+    return None
+
+
+def dump_config(config: BaseModel) -> str:
+    return yaml.safe_dump(config.model_dump(), sort_keys=False)
