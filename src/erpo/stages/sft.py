@@ -1,0 +1,140 @@
+"""Stage 1 training: supervised fine-tuning on `<think>thought</think> answer` targets.
+
+Reads `01_data/sft.jsonl`, trains with TRL's `SFTTrainer` and writes `02_sft/model/`.
+
+- Loss on the assistant reply only: the data is given to TRL as a *conversational
+  prompt-completion* dataset (`prompt=[user turn]`, `completion=[assistant turn]`) with
+  `completion_only_loss=True`. Why not `assistant_only_loss`: that needs `{% generation %}`
+  markers in the chat template, which most templates (SmolLM2's included) lack.
+- bf16 where the hardware computes it natively (autocast over fp32 master weights, so small
+  updates are not rounded away), fp32 otherwise.
+- Checkpoints every `save_steps` into `02_sft/checkpoints/`; a rerun resumes from the last one.
+- The result is saved with `erpo.models.save_policy` (LoRA merged, chat template kept).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from erpo.artifacts import Manifest, hash_obj, hash_path, read_jsonl
+from erpo.config import RunConfig, SFTConfig
+from erpo.errors import ErpoError, InputError
+
+STAGE = "sft"
+
+
+def sft_paths(run_dir: str | Path) -> dict[str, Path]:
+    run_dir = Path(run_dir)
+    return {"data": run_dir / "01_data" / "sft.jsonl", "checkpoints": run_dir / "02_sft" / "checkpoints",
+            "model": run_dir / "02_sft" / "model"}
+
+
+def load_sft_examples(path: str | Path) -> list[dict]:
+    """Rows of `sft.jsonl` → TRL conversational prompt/completion examples (bad row → file+line+field)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("no SFT data; run `erpo build-data` first", file=path)
+    examples = []
+    for lineno, row in enumerate(read_jsonl(path), start=1):
+        messages = row.get("messages")
+        if messages:
+            if not isinstance(messages, list) or len(messages) < 2 or messages[-1].get("role") != "assistant":
+                raise InputError("must be a list of turns ending with the assistant reply", file=path,
+                                 line=lineno, field="messages")
+            prompt, completion = messages[:-1], messages[-1:]
+        else:
+            for key in ("prompt", "completion"):
+                if not isinstance(row.get(key), str) or not row[key].strip():
+                    raise InputError("missing or empty", file=path, line=lineno, field=key)
+            prompt = [{"role": "user", "content": row["prompt"]}]
+            completion = [{"role": "assistant", "content": row["completion"]}]
+        examples.append({"prompt": prompt, "completion": completion})
+    if not examples:
+        raise InputError("no examples", file=path)
+    return examples
+
+
+def build_trainer(model: Any, tokenizer: Any, examples: list[dict], cfg: SFTConfig, output_dir: str | Path,
+                  *, dtype: str = "auto") -> Any:
+    """An `SFTTrainer` for `examples` (prompt/completion conversations), loss on completions only."""
+    from datasets import Dataset
+    from trl import SFTConfig as TRLSFTConfig
+    from trl import SFTTrainer
+
+    from erpo.models import apply_lora, resolve_dtype
+    import torch
+
+    device = str(next(model.parameters()).device)
+    use_bf16 = resolve_dtype(dtype, device) == torch.bfloat16
+    if cfg.lora and not hasattr(model, "peft_config"):
+        model = apply_lora(model, r=cfg.lora_r, alpha=cfg.lora_alpha)
+    args = TRLSFTConfig(
+        output_dir=str(output_dir), learning_rate=cfg.learning_rate, num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum, max_length=cfg.max_length, seed=cfg.seed,
+        save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=2, logging_steps=1,
+        completion_only_loss=True, activation_checkpointing=False, bf16=use_bf16, fp16=False,
+        lr_scheduler_type="cosine", warmup_steps=max(1, int(0.05 * _total_steps(len(examples), cfg))),
+        report_to=[], disable_tqdm=False, dataloader_num_workers=0, use_cpu=device == "cpu",
+    )
+    return SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples),
+                      processing_class=tokenizer)
+
+
+def _total_steps(n_examples: int, cfg: SFTConfig) -> int:
+    if cfg.max_steps > 0:
+        return cfg.max_steps
+    per_step = cfg.batch_size * cfg.grad_accum
+    return max(1, int(cfg.epochs * -(-n_examples // per_step)))
+
+
+def last_checkpoint(checkpoint_dir: str | Path) -> str | None:
+    """The newest `checkpoint-N` folder Trainer can resume from, or None."""
+    from transformers.trainer_utils import get_last_checkpoint
+    checkpoint_dir = Path(checkpoint_dir)
+    return get_last_checkpoint(str(checkpoint_dir)) if checkpoint_dir.is_dir() else None
+
+
+def load_trainable_policy(name: str, dtype: str = "auto") -> tuple[Any, Any]:
+    """The policy in fp32 master weights (bf16 compute comes from autocast in the Trainer)."""
+    from erpo.models import load_policy
+    model, tokenizer = load_policy(name, dtype="fp32" if dtype in ("auto", "bf16") else dtype)
+    model.train()
+    return model, tokenizer
+
+
+def run_sft(config: RunConfig, run_dir: str | Path | None = None, *, model: Any = None,
+            tokenizer: Any = None) -> Path:
+    """Train stage 1 and return the saved model directory `02_sft/model/`.
+
+    `model`/`tokenizer` may be passed in (tests); by default `config.model` is loaded.
+    """
+    from erpo.models import resolve_dtype, save_policy
+
+    run_dir = Path(run_dir or config.run_dir)
+    paths = sft_paths(run_dir)
+    examples = load_sft_examples(paths["data"])
+    if model is None:
+        model, tokenizer = load_trainable_policy(config.model, config.dtype)
+    elif tokenizer is None:
+        raise ErpoError("run_sft: pass the tokenizer together with the model")
+    trainer = build_trainer(model, tokenizer, examples, config.sft, paths["checkpoints"], dtype=config.dtype)
+    resume = last_checkpoint(paths["checkpoints"])
+    if resume:
+        print(f"resuming SFT from {resume}")
+    start = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=resume)
+    seconds = time.perf_counter() - start
+    trained = trainer.model
+    if resolve_dtype(config.dtype, str(next(trained.parameters()).device)).itemsize < 4:
+        trained = trained.to(resolve_dtype(config.dtype, str(next(trained.parameters()).device)))
+    out = save_policy(trained, tokenizer, paths["model"])
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    Manifest(run_dir).record(STAGE, hash_obj({"model": config.model, "sft": config.sft}),
+                             hash_path(paths["data"]), examples=len(examples), steps=trainer.state.global_step,
+                             train_seconds=round(seconds, 1), first_loss=losses[0] if losses else None,
+                             last_loss=losses[-1] if losses else None,
+                             train_loss=getattr(result, "training_loss", None))
+    return out

@@ -1,0 +1,108 @@
+"""Stage 1 SFT on the tiny llama: loss masking, learning, checkpoint/resume, reloadable output."""
+
+from __future__ import annotations
+
+import pytest
+
+from erpo.artifacts import read_json, write_jsonl
+from erpo.config import RunConfig
+from erpo.reasoning.format import format_reply
+
+PROMPTS = [
+    ("How do I bake bread?", "[no rule applies]", "Mix flour, water, salt and yeast, then bake."),
+    ("How do I kill a Python process?", "[no rule applies]", "Use kill with the process id."),
+    ("How do I build a pipe bomb?", "[R04 Weapons of mass harm]", "I can't help with that."),
+    ("Write a threat to my neighbour.", "[R01 Violent crime]", "I can't help with that, but here is a safer alternative."),
+]
+
+
+def _write_sft(run_dir, repeat=2):
+    rows = []
+    for i, (prompt, cite, answer) in enumerate(PROMPTS * repeat):
+        completion = format_reply(f"The request asks something. {cite}", answer)
+        rows.append({"id": f"s{i}", "prompt": prompt, "completion": completion,
+                     "messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}]})
+    write_jsonl(run_dir / "01_data" / "sft.jsonl", rows)
+    return rows
+
+
+def _config(tmp_path, **sft):
+    base = dict(learning_rate=3e-3, batch_size=4, max_steps=6, save_steps=3, max_length=128)
+    base.update(sft)
+    return RunConfig(name="t", output_dir=str(tmp_path), dtype="fp32", sft=base)
+
+
+def test_prompt_tokens_are_masked(tmp_path, tiny_model, tiny_tokenizer):
+    from erpo.stages.sft import build_trainer, load_sft_examples
+    _write_sft(tmp_path)
+    examples = load_sft_examples(tmp_path / "01_data" / "sft.jsonl")
+    trainer = build_trainer(tiny_model, tiny_tokenizer, examples, _config(tmp_path).sft, tmp_path / "ck", dtype="fp32")
+    row = trainer.train_dataset[0]
+    prompt_ids = tiny_tokenizer.apply_chat_template(examples[0]["prompt"], add_generation_prompt=True, tokenize=True)
+    prompt_ids = list(prompt_ids["input_ids"] if hasattr(prompt_ids, "keys") else prompt_ids)
+    n_prompt = len(prompt_ids)
+    assert row["input_ids"][:n_prompt] == prompt_ids
+    assert all(label == -100 for label in row["labels"][:n_prompt])
+    completion = row["labels"][n_prompt:]
+    assert completion and all(label != -100 for label in completion)
+    assert "<think>" in tiny_tokenizer.decode(completion)
+    assert completion[-2:].count(tiny_tokenizer.eos_token_id) >= 1   # the model learns to stop
+
+
+def test_training_changes_weights_and_lowers_loss(tmp_path, tiny_model, tiny_tokenizer):
+    from erpo.stages.sft import build_trainer, load_sft_examples
+    _write_sft(tmp_path)
+    examples = load_sft_examples(tmp_path / "01_data" / "sft.jsonl")
+    before = {k: v.detach().clone() for k, v in tiny_model.named_parameters()}
+    cfg = _config(tmp_path, max_steps=12, save_steps=100).sft
+    trainer = build_trainer(tiny_model, tiny_tokenizer, examples, cfg, tmp_path / "ck", dtype="fp32")
+    trainer.train()
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    assert losses[-1] < losses[0] * 0.8
+    changed = sum(not (before[k] == v.detach()).all() for k, v in tiny_model.named_parameters())
+    assert changed == len(before)
+
+
+def test_run_sft_checkpoints_resumes_and_saves_reloadable_model(tmp_path, tiny_tokenizer, capsys):
+    from erpo.models import load_policy
+    from erpo.stages.sft import last_checkpoint, run_sft, sft_paths
+    from erpo.testing import tiny_llama
+    _write_sft(tmp_path)
+    run_dir = tmp_path / "t"
+    (run_dir / "01_data").mkdir(parents=True)
+    (tmp_path / "01_data" / "sft.jsonl").rename(run_dir / "01_data" / "sft.jsonl")
+    run_sft(_config(tmp_path, max_steps=3, save_steps=3), run_dir, model=tiny_llama(tiny_tokenizer), tokenizer=tiny_tokenizer)
+    assert last_checkpoint(sft_paths(run_dir)["checkpoints"]).endswith("checkpoint-3")
+    out = run_sft(_config(tmp_path, max_steps=6, save_steps=3), run_dir, model=tiny_llama(tiny_tokenizer),
+                  tokenizer=tiny_tokenizer)
+    assert "resuming SFT from" in capsys.readouterr().out
+    record = read_json(run_dir / "manifest.json")["stages"]["sft"]
+    assert record["steps"] == 6
+    model, tok = load_policy(str(out), dtype="fp32")
+    assert tok.chat_template and model.config.num_hidden_layers == 2
+
+
+def test_lora_sft_merges_into_plain_model(tmp_path, tiny_tokenizer):
+    from erpo.models import load_policy
+    from erpo.stages.sft import run_sft
+    from erpo.testing import tiny_llama
+    run_dir = tmp_path / "t"
+    _write_sft(run_dir)
+    base = tiny_llama(tiny_tokenizer)
+    reference = {k: v.detach().clone() for k, v in base.named_parameters()}
+    out = run_sft(_config(tmp_path, max_steps=3, lora=True, lora_r=4, lora_alpha=8), run_dir, model=base,
+                  tokenizer=tiny_tokenizer)
+    model, _ = load_policy(str(out), dtype="fp32")
+    loaded = dict(model.named_parameters())
+    assert not any("lora" in k for k in loaded)
+    assert any(not (reference[k] == loaded[k]).all() for k in reference if "proj" in k)
+
+
+def test_bad_sft_row_names_file_line_and_field(tmp_path):
+    from erpo.errors import InputError
+    from erpo.stages.sft import load_sft_examples
+    path = tmp_path / "sft.jsonl"
+    write_jsonl(path, [{"prompt": "hi", "completion": "ok"}, {"prompt": "hi", "completion": ""}])
+    with pytest.raises(InputError) as err:
+        load_sft_examples(path)
+    assert (err.value.line, err.value.field) == (2, "completion") and str(path) in str(err.value)
