@@ -15,6 +15,8 @@ from erpo.errors import ErpoError
 
 COMMAND_MODULES = [
     "erpo.commands.assets",
+    "erpo.commands.run",
+    "erpo.commands.policy",
 ]
 
 

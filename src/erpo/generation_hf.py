@@ -35,7 +35,8 @@ class HFBackend:
         return list(ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids)
 
     def generate(self, conversations: Sequence[Conversation], params: SamplingParams,
-                 *, progress: str | None = None) -> list[list[Generation]]:
+                 *, progress: str | None = None, **generate_kwargs: Any) -> list[list[Generation]]:
+        """Generate `params.n` replies per conversation; extra kwargs go to `model.generate`."""
         check_params(params)
         encoded = [self.encode(c) for c in conversations]
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
@@ -43,13 +44,14 @@ class HFBackend:
         batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
         bar = tqdm(total=len(encoded), desc=progress, disable=progress is None, unit="prompt")
         for batch in batches:
-            for idx, gens in zip(batch, self._generate_batch([encoded[i] for i in batch], params)):
+            for idx, gens in zip(batch, self._generate_batch([encoded[i] for i in batch], params, generate_kwargs)):
                 results[idx] = gens
             bar.update(len(batch))
         bar.close()
         return results
 
-    def _generate_batch(self, prompts: list[list[int]], params: SamplingParams) -> list[list[Generation]]:
+    def _generate_batch(self, prompts: list[list[int]], params: SamplingParams,
+                        extra: dict) -> list[list[Generation]]:
         import torch
         pad = self.tokenizer.pad_token_id
         width = max(len(p) for p in prompts)
@@ -57,7 +59,7 @@ class HFBackend:
         attention = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=self.model.device)
         sampling = params.temperature > 0
         kwargs = dict(max_new_tokens=params.max_new_tokens, do_sample=sampling, num_return_sequences=params.n,
-                      pad_token_id=pad)
+                      pad_token_id=pad, **extra)
         if sampling:
             torch.manual_seed(params.seed)
             kwargs.update(temperature=params.temperature, top_p=params.top_p)
