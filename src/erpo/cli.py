@@ -17,6 +17,8 @@ COMMAND_MODULES = [
     "erpo.commands.assets",
     "erpo.commands.run",
     "erpo.commands.policy",
+    "erpo.commands.serve",
+    "erpo.commands.chat",
 ]
 
 
