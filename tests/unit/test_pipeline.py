@@ -1,0 +1,83 @@
+"""Pipeline ordering, skipping, config-change re-runs, --force and resume after SIGKILL."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pipeline_fakes
+import pytest
+
+from erpo import pipeline
+from erpo.config import load_config
+
+
+@pytest.fixture
+def fake_stages(monkeypatch):
+    monkeypatch.setattr(pipeline, "STAGES", pipeline_fakes.FAKE_STAGES)
+    monkeypatch.setattr(pipeline, "STAGE_NAMES", [s.name for s in pipeline_fakes.FAKE_STAGES])
+
+
+def _calls(run_dir: Path) -> list[str]:
+    return (run_dir / "calls.log").read_text().split()
+
+
+def _config(tmp_path, *overrides):
+    return load_config(None, [f"output_dir={tmp_path}", "name=r", *overrides])
+
+
+def test_second_run_skips_everything(tmp_path, fake_stages):
+    run_dir = pipeline.run_pipeline(_config(tmp_path), log=lambda m: None)
+    assert _calls(run_dir) == ["data", "sft", "dpo", "report"]
+    pipeline.run_pipeline(_config(tmp_path), log=lambda m: None)
+    assert _calls(run_dir) == ["data", "sft", "dpo", "report"]
+
+
+def test_config_change_reruns_that_stage_and_later_only(tmp_path, fake_stages):
+    run_dir = pipeline.run_pipeline(_config(tmp_path), log=lambda m: None)
+    pipeline.run_pipeline(_config(tmp_path, "sft.learning_rate=0.5"), log=lambda m: None)
+    assert _calls(run_dir)[4:] == ["sft", "dpo", "report"]
+    assert "lr=0.5" in (run_dir / "report.md").read_text()
+
+
+def test_force_reruns_named_stage_and_later(tmp_path, fake_stages):
+    run_dir = pipeline.run_pipeline(_config(tmp_path), log=lambda m: None)
+    pipeline.run_pipeline(_config(tmp_path), force=["dpo"], log=lambda m: None)
+    assert _calls(run_dir)[4:] == ["dpo", "report"]
+
+
+def test_unknown_forced_stage(tmp_path, fake_stages):
+    with pytest.raises(Exception, match="unknown stage 'dop'"):
+        pipeline.run_pipeline(_config(tmp_path), force=["dop"], log=lambda m: None)
+
+
+_SCRIPT = """
+import sys
+import pipeline_fakes
+from erpo import pipeline
+from erpo.config import load_config
+pipeline.STAGES = pipeline_fakes.FAKE_STAGES
+pipeline.run_pipeline(load_config(None, ["output_dir=" + sys.argv[1], "name=r"]))
+"""
+
+
+def test_sigkill_mid_stage_then_resume(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent), "FAKE_SLOW_SFT": "1"}
+    proc = subprocess.Popen([sys.executable, "-c", _SCRIPT, str(tmp_path)], env=env)
+    run_dir = tmp_path / "r"
+    deadline = time.time() + 60
+    while not (run_dir / "sft.started").exists():
+        assert time.time() < deadline and proc.poll() is None, "stage never started"
+        time.sleep(0.1)
+    data_before = (run_dir / "01_data/sft.jsonl").read_bytes()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run_dir / "02_sft/model").exists()   # nothing half-written
+
+    env.pop("FAKE_SLOW_SFT")
+    subprocess.run([sys.executable, "-c", _SCRIPT, str(tmp_path)], env=env, check=True, capture_output=True)
+    assert _calls(run_dir) == ["data", "sft", "sft", "dpo", "report"]   # data was not run again
+    assert (run_dir / "01_data/sft.jsonl").read_bytes() == data_before
+    assert (run_dir / "report.md").read_text() == "lr=0.0001\nbeta=0.1\n"
