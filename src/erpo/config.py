@@ -63,23 +63,52 @@ class SFTConfig(TrainConfig):
     epochs: float = Field(2.0, description="passes over the data")
 
 
+class PairRule(Section):
+    """Which candidates are acceptable, and how a (chosen, rejected) pair is picked per prompt.
+
+    acceptable = safe ∧ useful ∧ (formatted if `require_format`) ∧ (right rule cited if
+    `require_citation`). chosen = the acceptable candidate with the fewest reply tokens.
+    rejected = an unacceptable candidate (worst failure first: unsafe, not useful, wrong rule,
+    unformatted) or, when `prefer` is "longer" or none is unacceptable, an acceptable candidate at
+    least `length_ratio`× longer than the chosen one. Prompts with no such pair are skipped.
+    """
+    require_format: bool = Field(True, description="an acceptable reply has both a thought and an answer")
+    require_citation: bool = Field(True, description="an acceptable reply cites the expected rule (or none for benign)")
+    length_ratio: float = Field(1.3, ge=1.0, description="an acceptable rejected reply must be this many times longer")
+    prefer: Literal["unacceptable", "longer"] = Field("unacceptable",
+                                                      description="which kind of rejected reply to try first")
+    min_answer_words: int = Field(3, ge=0, description="a benign answer shorter than this is not useful")
+
+
 class DPOConfig(TrainConfig):
     """Stage 2: DPO on pairs chosen for safety, usefulness and efficiency."""
+    learning_rate: float = Field(5e-6, description="peak learning rate")
     beta: float = Field(0.1, description="DPO temperature")
-    loss_type: Literal["sigmoid", "ipo", "length_normalized"] = Field("sigmoid", description="DPO loss variant")
-    sft_weight: float = Field(0.0, description="weight of an SFT term on the chosen side")
+    loss_type: Literal["sigmoid", "ipo", "length_normalized"] = Field(
+        "sigmoid", description="DPO loss: sigmoid (DPO), ipo, length_normalized (TRL sigmoid_norm: per-token log-ratios)")
+    sft_weight: float = Field(0.0, description="weight of an SFT (NLL) term on the chosen side (RPO); 0 = off")
+    ld_alpha: float | None = Field(None, description="LD-DPO weight of tokens beyond the shared length (None = off)")
+    gradient_checkpointing: bool = Field(False, description="trade compute for memory (large models)")
     samples_per_prompt: int = Field(2, description="on-policy samples per prompt (K)")
     sample_temperature: float = Field(0.8, description="sampling temperature for candidates")
     max_new_tokens: int = Field(256, description="max tokens per candidate")
-    length_ratio: float = Field(1.3, description="acceptable-but-longer rejected must be this many times longer")
+    max_prompts: int | None = Field(None, description="cap training prompts used for pairs (None = all)")
+    pair_rule: PairRule = Field(default_factory=PairRule, description="how candidates become pairs")
+    generation_backend: str = Field("hf", description="backend that samples on-policy candidates")
+    generation_batch_size: int = Field(16, description="prompts per generation batch")
 
 
 class IterateConfig(DPOConfig):
     """Stage 3: rounds of sample → judge → length-controlled pairs → DPO against the current policy."""
+    samples_per_prompt: int = Field(4, description="on-policy samples per prompt (K)")
+    pair_rule: PairRule = Field(default_factory=lambda: PairRule(prefer="longer"),
+                                description="how samples become pairs (shortest acceptable is chosen)")
     rounds: int = Field(2, description="number of rounds T")
-    length_margin_alpha: float = Field(0.0, description="R-DPO style length margin α·(|y_w|−|y_l|)")
+    length_margin_alpha: float = Field(0.0, description="R-DPO style length margin α·(|y_w|−|y_l|) (sigmoid loss only)")
     safety_tolerance: float = Field(0.02, description="max allowed drop of held-out refusal rate per round")
     on_violation: Literal["stop", "rollback"] = Field("rollback", description="what the safety guard does")
+    guard_prompts: int = Field(16, description="held-out harmful and benign prompts (each) the guard evaluates")
+    guard_max_new_tokens: int = Field(192, description="max tokens per guard reply (greedy)")
 
 
 class EvalConfig(Section):

@@ -1,0 +1,232 @@
+"""Stage 2: DPO for safety, usefulness and efficiency (TRL `DPOTrainer`), and the DPO step stage 3 reuses.
+
+Reads `03_dpo/pairs.jsonl` (built by `erpo.stages.pairs` when missing), trains against the SFT
+model as reference and writes `03_dpo/model/`.
+
+- Reference log-probs are computed ONCE (TRL `precompute_ref_log_probs`) and cached on disk in
+  `ref_logps.pt`, keyed by the hash of the tokenised pairs and of the reference weights, so a
+  resumed or repeated run never recomputes them; the reference model is then not kept in memory.
+- LoRA (`dpo.lora`): TRL uses the policy with the adapter switched off as the reference.
+- Loss: `sigmoid` (DPO), `ipo`, `length_normalized` (TRL's `sigmoid_norm`), optionally plus an
+  SFT term on the chosen side (`sft_weight`, RPO style, TRL's `sft` loss) and LD-DPO (`ld_alpha`).
+- Optional R-DPO length margin (stage 3): the DPO logit becomes β·Δ + α·(|y_w| − |y_l|). TRL has
+  no such option, so it is folded into the cached reference log-probs (ref −= (α/β)·|y|), which
+  shifts Δ by exactly (α/β)·(|y_w| − |y_l|) and needs no change to TRL's loss code.
+- bf16 autocast over fp32 master weights where the hardware computes bf16 natively.
+- Checkpoints every `save_steps` into `checkpoints/`; a rerun resumes from the last one.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from erpo.artifacts import Manifest, hash_obj, hash_path, read_jsonl
+from erpo.config import DPOConfig, RunConfig
+from erpo.errors import ErpoError, InputError
+
+STAGE = "dpo"
+TRL_LOSS = {"sigmoid": "sigmoid", "ipo": "ipo", "length_normalized": "sigmoid_norm"}
+
+
+def dpo_paths(run_dir: str | Path) -> dict[str, Path]:
+    run_dir, out = Path(run_dir), Path(run_dir) / "03_dpo"
+    return {"sft_data": run_dir / "01_data" / "sft.jsonl", "negatives": run_dir / "01_data" / "negatives.jsonl",
+            "sft_model": run_dir / "02_sft" / "model", "dir": out, "pairs": out / "pairs.jsonl",
+            "ref_logps": out / "ref_logps.pt", "checkpoints": out / "checkpoints", "model": out / "model"}
+
+
+def load_pairs(path: str | Path) -> list[dict]:
+    """`pairs.jsonl` rows; a row without prompt/chosen/rejected names file, line and field."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("no preference pairs; run `erpo pairs` first", file=path)
+    rows = read_jsonl(path)
+    for lineno, row in enumerate(rows, start=1):
+        for key in ("prompt", "chosen", "rejected"):
+            if not isinstance(row.get(key), str) or not row[key].strip():
+                raise InputError("missing or empty", file=path, line=lineno, field=key)
+    if not rows:
+        raise InputError("no pairs (every prompt was skipped: see pairs.stats.json)", file=path)
+    return rows
+
+
+def pairs_to_examples(pairs: list[dict]) -> list[dict]:
+    """Conversational preference examples for TRL: prompt turns, one assistant turn per side."""
+    return [{"prompt": p.get("conversation") or [{"role": "user", "content": p["prompt"]}],
+             "chosen": [{"role": "assistant", "content": p["chosen"]}],
+             "rejected": [{"role": "assistant", "content": p["rejected"]}]} for p in pairs]
+
+
+def _trainer_class() -> type:
+    """`DPOTrainer` whose reference log-probs come from (and go to) a file on disk."""
+    import torch
+    from trl import DPOTrainer
+
+    class CachedRefDPOTrainer(DPOTrainer):
+        def __init__(self, *args: Any, ref_cache: Path, length_margin_alpha: float = 0.0, **kwargs: Any):
+            self.ref_cache, self.length_margin_alpha = Path(ref_cache), length_margin_alpha
+            self.ref_computations = 0   # how often the reference model actually ran (tests read it)
+            super().__init__(*args, **kwargs)
+
+        def _precompute_ref_logps(self, dataset: Any, name: str, batch_size: int) -> Any:
+            dataset = dataset.remove_columns([c for c in ("ref_chosen_logps", "ref_rejected_logps")
+                                              if c in dataset.column_names])
+            ids = {c: list(map(list, dataset[c])) for c in ("prompt_ids", "chosen_ids", "rejected_ids")}
+            key = hash_obj({"ids": ids,
+                            "ref": self._precompute_model_hash, "ld_alpha": self.ld_alpha,
+                            "max_length": self.args.max_length})
+            cached = torch.load(self.ref_cache) if self.ref_cache.exists() else None
+            if cached is None or cached.get("key") != key:
+                self.ref_computations += 1
+                computed = super()._precompute_ref_logps(dataset, name, batch_size)
+                cached = {"key": key, "chosen": torch.tensor(computed["ref_chosen_logps"]),
+                          "rejected": torch.tensor(computed["ref_rejected_logps"])}
+                _atomic_torch_save(cached, self.ref_cache)
+            chosen, rejected = cached["chosen"], cached["rejected"]
+            if self.length_margin_alpha:
+                shift = self.length_margin_alpha / self.beta
+                chosen = chosen - shift * torch.tensor([float(len(x)) for x in ids["chosen_ids"]])
+                rejected = rejected - shift * torch.tensor([float(len(x)) for x in ids["rejected_ids"]])
+            dataset = dataset.add_column("ref_chosen_logps", chosen.tolist())
+            return dataset.add_column("ref_rejected_logps", rejected.tolist())
+
+    return CachedRefDPOTrainer
+
+
+def _atomic_torch_save(obj: Any, path: Path) -> None:
+    import torch
+
+    from erpo.artifacts import atomic_path
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+
+
+def trl_args(cfg: DPOConfig, output_dir: str | Path, *, use_bf16: bool, use_cpu: bool, n_examples: int) -> Any:
+    """TRL `DPOConfig` from our section (reference log-probs always precomputed and cached)."""
+    from trl import DPOConfig as TRLDPOConfig
+    loss_type, loss_weights = [TRL_LOSS[cfg.loss_type]], [1.0]
+    if cfg.sft_weight > 0:
+        loss_type, loss_weights = loss_type + ["sft"], loss_weights + [cfg.sft_weight]
+    per_step = cfg.batch_size * cfg.grad_accum
+    total = cfg.max_steps if cfg.max_steps > 0 else max(1, int(cfg.epochs * -(-n_examples // per_step)))
+    return TRLDPOConfig(
+        output_dir=str(output_dir), beta=cfg.beta, loss_type=loss_type, loss_weights=loss_weights,
+        ld_alpha=cfg.ld_alpha, precompute_ref_log_probs=True, precompute_ref_batch_size=cfg.batch_size * 2,
+        learning_rate=cfg.learning_rate, num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
+        max_length=cfg.max_length, seed=cfg.seed, save_strategy="steps", save_steps=cfg.save_steps,
+        save_total_limit=2, logging_steps=1, gradient_checkpointing=cfg.gradient_checkpointing,
+        bf16=use_bf16, fp16=False, lr_scheduler_type="cosine", warmup_steps=max(1, int(0.1 * total)),
+        report_to=[], dataloader_num_workers=0, use_cpu=use_cpu)
+
+
+def build_dpo_trainer(model: Any, tokenizer: Any, pairs: list[dict], cfg: DPOConfig, output_dir: str | Path, *,
+                      ref_cache: str | Path, dtype: str = "auto", length_margin_alpha: float = 0.0) -> Any:
+    """A DPO trainer whose reference is `model` as given (adapter-off model under LoRA)."""
+    import torch
+    from datasets import Dataset
+
+    from erpo.models import apply_lora, resolve_dtype
+    if length_margin_alpha and cfg.loss_type != "sigmoid":
+        raise ErpoError("length_margin_alpha (R-DPO) needs loss_type 'sigmoid'")
+    device = str(next(model.parameters()).device)
+    if cfg.lora and not hasattr(model, "peft_config"):
+        model = apply_lora(model, r=cfg.lora_r, alpha=cfg.lora_alpha)
+    args = trl_args(cfg, output_dir, use_bf16=resolve_dtype(dtype, device) == torch.bfloat16,
+                    use_cpu=device == "cpu", n_examples=len(pairs))
+    return _trainer_class()(model=model, args=args, train_dataset=Dataset.from_list(pairs_to_examples(pairs)),
+                            processing_class=tokenizer, ref_cache=Path(ref_cache),
+                            length_margin_alpha=length_margin_alpha)
+
+
+def load_trainable_policy(name: str | Path, dtype: str = "auto") -> tuple[Any, Any]:
+    """fp32 master weights; bf16 compute comes from autocast in the Trainer."""
+    from erpo.models import load_policy
+    model, tokenizer = load_policy(str(name), dtype="fp32" if dtype in ("auto", "bf16") else dtype)
+    model.train()
+    return model, tokenizer
+
+
+def last_checkpoint(checkpoint_dir: str | Path) -> str | None:
+    from transformers.trainer_utils import get_last_checkpoint
+    return get_last_checkpoint(str(checkpoint_dir)) if Path(checkpoint_dir).is_dir() else None
+
+
+def train_dpo(policy: str | Path, pairs: list[dict], out_dir: str | Path, cfg: DPOConfig, *, dtype: str = "auto",
+              length_margin_alpha: float = 0.0, model: Any = None, tokenizer: Any = None) -> tuple[Path, dict]:
+    """DPO of `policy` (also the reference) on `pairs`; writes `out_dir/model` and returns (path, stats).
+
+    `out_dir` holds `ref_logps.pt` and `checkpoints/` too, so a rerun reuses both.
+    """
+    from erpo.models import resolve_dtype, save_policy
+    out_dir = Path(out_dir)
+    if model is None:
+        model, tokenizer = load_trainable_policy(policy, dtype)
+    trainer = build_dpo_trainer(model, tokenizer, pairs, cfg, out_dir / "checkpoints", ref_cache=out_dir / "ref_logps.pt",
+                                dtype=dtype, length_margin_alpha=length_margin_alpha)
+    resume = last_checkpoint(out_dir / "checkpoints")
+    if resume:
+        print(f"resuming DPO from {resume}")
+    start = time.perf_counter()
+    trainer.train(resume_from_checkpoint=resume)
+    seconds = time.perf_counter() - start
+    trained = trainer.model
+    device = str(next(trained.parameters()).device)
+    if resolve_dtype(dtype, device).itemsize < 4:
+        trained = trained.to(resolve_dtype(dtype, device))
+    path = save_policy(trained, tokenizer, out_dir / "model")
+    return path, train_stats(trainer, seconds, len(pairs))
+
+
+def train_stats(trainer: Any, seconds: float, n_pairs: int) -> dict:
+    logs = [h for h in trainer.state.log_history if "loss" in h]
+    first, last = (logs[0], logs[-1]) if logs else ({}, {})
+    return {"pairs": n_pairs, "steps": trainer.state.global_step, "train_seconds": round(seconds, 1),
+            "ref_computations": trainer.ref_computations,
+            "first_loss": first.get("loss"), "last_loss": last.get("loss"),
+            "first_margin": first.get("rewards/margins"), "last_margin": last.get("rewards/margins"),
+            "last_accuracy": last.get("rewards/accuracies")}
+
+
+def sequence_logps(model: Any, tokenizer: Any, pairs: list[dict]) -> tuple[list[float], list[float]]:
+    """Summed log-probs of each pair's chosen and rejected reply under `model` (diagnostics, tests)."""
+    import torch
+    out: tuple[list[float], list[float]] = ([], [])
+    model.eval()
+    for example in pairs_to_examples(pairs):
+        prompt_ids = _ids(tokenizer.apply_chat_template(example["prompt"], add_generation_prompt=True, tokenize=True))
+        for side, bucket in (("chosen", out[0]), ("rejected", out[1])):
+            full = _ids(tokenizer.apply_chat_template(example["prompt"] + example[side], tokenize=True))
+            ids = torch.tensor([full], device=model.device)
+            with torch.no_grad():
+                logits = model(input_ids=ids).logits[0, :-1].float()
+            logps = torch.log_softmax(logits, -1).gather(1, ids[0, 1:, None])[:, 0]
+            bucket.append(float(logps[len(prompt_ids) - 1:].sum()))
+    return out
+
+
+def _ids(encoded: Any) -> list[int]:
+    return list(encoded["input_ids"] if hasattr(encoded, "keys") else encoded)
+
+
+# --- the stage --------------------------------------------------------------------------------
+
+def run_dpo(config: RunConfig, run_dir: str | Path | None = None, *, backend: Any = None,
+            judges: dict | None = None) -> Path:
+    """Stage 2: build pairs if needed (`erpo pairs`), DPO against the SFT model, return `03_dpo/model`."""
+    from erpo.stages.pairs import run_pairs
+    run_dir = Path(run_dir or config.run_dir)
+    paths = dpo_paths(run_dir)
+    run_pairs(config, run_dir, backend=backend, judges=judges)
+    pairs = load_pairs(paths["pairs"])
+    config_hash = hash_obj({"dpo": config.dpo, "dtype": config.dtype})
+    inputs_hash = hash_obj({"pairs": hash_path(paths["pairs"]), "ref": hash_path(paths["sft_model"])})
+    manifest = Manifest(run_dir)
+    if manifest.is_done(STAGE, config_hash, inputs_hash) and (paths["model"] / "config.json").exists():
+        print(f"DPO already done: {paths['model']}")
+        return paths["model"]
+    model_path, stats = train_dpo(paths["sft_model"], pairs, paths["dir"], config.dpo, dtype=config.dtype)
+    manifest.record(STAGE, config_hash, inputs_hash, **stats)
+    return model_path

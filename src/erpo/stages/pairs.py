@@ -1,0 +1,311 @@
+"""Preference pairs for stages 2 and 3: candidates → judged scores → length-controlled pairs.
+
+For every training prompt the candidates are the stage-1 negatives (wrong rule, permissive,
+over-cautious), the stage-1 SFT target, and K on-policy samples from the current model (one
+batched `backend.generate` call). Each candidate is scored on five axes:
+
+- safety     harmful prompt → the answer refuses (refusal judge); benign prompts are always safe
+- usefulness benign prompt → answered (not refused), not degenerate, on-topic (usefulness judge
+             when registered); a refusal is the useful reply to a harmful prompt
+- citation   the thought cites the expected rule (harmful) or says no rule applies (benign)
+- format     both a thought and an answer (`split_reply(...).has_format`)
+- efficiency thought and answer tokens, counted with the policy's own tokenizer (what DPO trains on)
+
+`select_length_controlled_pairs` turns the scored candidates into pairs with the documented
+`PairRule` (see `erpo.config.PairRule`); it is pure, so the rule is tested without a model.
+Prompts without a valid pair are counted per reason and skipped, never faked.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from erpo.artifacts import read_jsonl, write_jsonl
+from erpo.config import PairRule
+from erpo.errors import InputError
+from erpo.reasoning.format import cited_rules, split_reply, states_no_rule
+
+# Worst failure first: a rejected reply that is unsafe teaches more than one that is merely long.
+FAILURE_ORDER = ("unsafe", "not_useful", "wrong_rule", "unformatted")
+JudgeFn = Callable[[Sequence[Any]], list[Any]]
+
+
+# --- candidates -------------------------------------------------------------------------------
+
+def prompt_conversation(row: dict) -> list[dict]:
+    """The conversation a stage-1 row was trained on, without the assistant reply."""
+    messages = row.get("messages")
+    if messages and messages[-1].get("role") == "assistant":
+        return [dict(m) for m in messages[:-1]]
+    return [{"role": "user", "content": row["prompt"]}]
+
+
+def load_prompt_rows(path: str | Path, max_prompts: int | None = None) -> list[dict]:
+    """Training prompts from `01_data/sft.jsonl` (bad row → file + line + field)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("no stage-1 data; run `erpo build-data` first", file=path)
+    rows = read_jsonl(path)
+    for lineno, row in enumerate(rows, start=1):
+        for key in ("id", "prompt", "label"):
+            if not row.get(key):
+                raise InputError("missing or empty", file=path, line=lineno, field=key)
+        if row["label"] not in ("harmful", "benign"):
+            raise InputError(f"must be 'harmful' or 'benign', got {row['label']!r}", file=path,
+                             line=lineno, field="label")
+    return rows[:max_prompts] if max_prompts else rows
+
+
+def offline_candidates(sft_rows: Iterable[dict], negative_rows: Iterable[dict]) -> list[dict]:
+    """The SFT target (a reference candidate) and the stage-1 negatives of each prompt."""
+    by_id = {r["id"]: r for r in sft_rows}
+    out = []
+    for row in by_id.values():
+        if row.get("completion"):
+            out.append(_candidate(row, row["completion"], source="sft_target"))
+    for neg in negative_rows:
+        if neg.get("id") in by_id and neg.get("completion"):
+            out.append(_candidate(by_id[neg["id"]], neg["completion"], source=f"negative:{neg.get('kind', '?')}"))
+    return out
+
+
+def sample_candidates(rows: Sequence[dict], backend: Any, params: Any, *, progress: str | None = "sampling") -> list[dict]:
+    """K on-policy samples per prompt from ONE batched `backend.generate` call (`params.n` = K)."""
+    generations = backend.generate([prompt_conversation(r) for r in rows], params, progress=progress)
+    out = []
+    for row, gens in zip(rows, generations):
+        for k, gen in enumerate(gens):
+            out.append(_candidate(row, gen.text, source="sample", index=k, finish_reason=gen.finish_reason,
+                                  latency_s=gen.latency_s, completion_tokens=gen.completion_tokens))
+    return out
+
+
+def _candidate(row: dict, completion: str, *, source: str, index: int = 0, **extra: Any) -> dict:
+    return {"id": row["id"], "prompt": row["prompt"], "conversation": prompt_conversation(row),
+            "label": row["label"], "category": row.get("category"), "source": source, "index": index,
+            "completion": completion, **extra}
+
+
+# --- scoring ----------------------------------------------------------------------------------
+
+def token_counter(tokenizer: Any | None) -> Callable[[str], int]:
+    """Tokens as the policy sees them; whitespace words when no tokenizer is given (mock runs)."""
+    if tokenizer is None:
+        return lambda text: len(text.split())
+    return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else 0
+
+
+def default_judges() -> dict[str, JudgeFn | None]:
+    """The registered judges the pair builder uses; `usefulness` and `rule_citation` are optional."""
+    from erpo.judges import get_judge
+    judges: dict[str, JudgeFn | None] = {"refusal": get_judge("refusal")}
+    for name in ("usefulness", "rule_citation"):
+        try:
+            judges[name] = get_judge(name)
+        except Exception:   # not registered in this install: the built-in checks below decide alone
+            judges[name] = None
+    return judges
+
+
+def score_candidates(candidates: list[dict], judges: dict[str, JudgeFn | None], count_tokens: Callable[[str], int],
+                     rule: PairRule) -> list[dict]:
+    """Attach `scores` (safe, useful, formatted, citation_ok, tokens, ...) to every candidate."""
+    from erpo.judges.base import JudgeInput
+    inputs = [JudgeInput(id=f"{c['id']}#{i}", prompt=c["prompt"], completion=c["completion"], label=c["label"],
+                         category=c.get("category")) for i, c in enumerate(candidates)]
+    refusal = judges["refusal"](inputs) if inputs else []
+    usefulness = judges["usefulness"](inputs) if judges.get("usefulness") and inputs else [None] * len(inputs)
+    citation = judges["rule_citation"](inputs) if judges.get("rule_citation") and inputs else [None] * len(inputs)
+    for cand, ref, use, cit in zip(candidates, refusal, usefulness, citation):
+        cand["scores"] = candidate_scores(cand, ref, use, cit, count_tokens, rule)
+    return candidates
+
+
+def candidate_scores(cand: dict, refusal: Any, usefulness: Any, citation: Any,
+                     count_tokens: Callable[[str], int], rule: PairRule) -> dict:
+    parsed = split_reply(cand["completion"])
+    refused = refusal.score >= 0.5
+    harmful = cand["label"] == "harmful"
+    degenerate = is_degenerate(parsed.answer, rule.min_answer_words)
+    useful = refused if harmful else (not refused and not degenerate)
+    if usefulness is not None and not harmful:
+        useful = useful and usefulness.score >= 0.5
+    citation_ok = citation.score >= 0.5 if citation is not None else citation_matches(parsed.thought, cand)
+    thought_tokens, answer_tokens = count_tokens(parsed.thought), count_tokens(parsed.answer)
+    return {"refused": refused, "refusal_score": round(refusal.score, 4), "safe": refused or not harmful,
+            "useful": useful, "degenerate": degenerate, "formatted": parsed.has_format, "truncated": parsed.truncated,
+            "citation_ok": citation_ok, "cited": cited_rules(parsed.thought),
+            "usefulness_score": None if usefulness is None else round(usefulness.score, 4),
+            "thought_tokens": thought_tokens, "answer_tokens": answer_tokens,
+            "reply_tokens": count_tokens(cand["completion"])}
+
+
+def citation_matches(thought: str, cand: dict) -> bool:
+    """Used only when no `rule_citation` judge is registered: the same test, on the thought."""
+    cited = cited_rules(thought)
+    if cand["label"] == "benign":
+        return not cited or states_no_rule(thought)
+    expected = cand.get("category")
+    return expected in cited if expected else bool(cited)
+
+
+def is_degenerate(answer: str, min_words: int) -> bool:
+    """Empty, too short, or looping (fewer than 30% distinct words in a long answer)."""
+    words = answer.split()
+    if len(words) < min_words:
+        return True
+    return len(words) >= 20 and len(set(words)) / len(words) < 0.3
+
+
+# --- the pair rule ----------------------------------------------------------------------------
+
+def failure(scores: dict, rule: PairRule) -> str | None:
+    """The worst reason a candidate is not acceptable under `rule`, or None if it is."""
+    checks = {"unsafe": scores["safe"], "not_useful": scores["useful"],
+              "wrong_rule": scores["citation_ok"] or not rule.require_citation,
+              "unformatted": scores["formatted"] or not rule.require_format}
+    return next((name for name in FAILURE_ORDER if not checks[name]), None)
+
+
+def select_length_controlled_pairs(candidates_by_prompt: dict[str, list[dict]],
+                                   rule: PairRule) -> tuple[list[dict], dict[str, int]]:
+    """One (chosen, rejected) pair per prompt, or a counted skip reason.
+
+    chosen = the acceptable candidate with the fewest reply tokens. rejected = per `rule.prefer`,
+    the unacceptable candidate with the worst failure (longest first among equals), or the longest
+    acceptable candidate at least `rule.length_ratio`× the chosen length; the other kind is the
+    fallback. Identical texts never form a pair.
+    """
+    pairs, skipped = [], Counter()
+    for prompt_id, candidates in candidates_by_prompt.items():
+        pair, reason = _pair_for_prompt(candidates, rule)
+        if pair is None:
+            skipped[reason] += 1
+        else:
+            pairs.append(pair)
+    return pairs, dict(skipped)
+
+
+def _pair_for_prompt(candidates: list[dict], rule: PairRule) -> tuple[dict | None, str]:
+    graded = [(c, failure(c["scores"], rule)) for c in candidates]
+    acceptable = sorted((c for c, f in graded if f is None), key=lambda c: c["scores"]["reply_tokens"])
+    if not acceptable:
+        return None, "no_acceptable"
+    chosen = acceptable[0]
+    others = [(c, f) for c, f in graded if c["completion"].strip() != chosen["completion"].strip()]
+    worse = sorted(((c, f) for c, f in others if f is not None),
+                   key=lambda cf: (FAILURE_ORDER.index(cf[1]), -cf[0]["scores"]["reply_tokens"]))
+    min_tokens = rule.length_ratio * max(1, chosen["scores"]["reply_tokens"])
+    longer = sorted((c for c, f in others if f is None and c["scores"]["reply_tokens"] >= min_tokens),
+                    key=lambda c: -c["scores"]["reply_tokens"])
+    options = [(c, f) for c, f in worse] + [(c, "longer") for c in longer]
+    if rule.prefer == "longer":
+        options = [(c, "longer") for c in longer] + [(c, f) for c, f in worse]
+    if not options:
+        return None, "no_rejected" if len(acceptable) > 1 or others else "single_candidate"
+    rejected, reason = options[0]
+    return make_pair(chosen, rejected, reason), ""
+
+
+def make_pair(chosen: dict, rejected: dict, reason: str) -> dict:
+    return {"id": chosen["id"], "prompt": chosen["prompt"], "conversation": chosen["conversation"],
+            "label": chosen["label"], "category": chosen.get("category"),
+            "chosen": chosen["completion"], "rejected": rejected["completion"],
+            "chosen_tokens": chosen["scores"]["reply_tokens"], "rejected_tokens": rejected["scores"]["reply_tokens"],
+            "reason": reason, "chosen_source": chosen["source"], "rejected_source": rejected["source"],
+            "chosen_scores": chosen["scores"], "rejected_scores": rejected["scores"]}
+
+
+def group_by_prompt(candidates: Iterable[dict]) -> dict[str, list[dict]]:
+    grouped: dict[str, list[dict]] = {}
+    for cand in candidates:
+        grouped.setdefault(cand["id"], []).append(cand)
+    return grouped
+
+
+# --- files ------------------------------------------------------------------------------------
+
+def write_pair_files(out_dir: str | Path, candidates: list[dict], pairs: list[dict], skipped: dict[str, int],
+                     rule: PairRule, *, candidates_name: str = "candidates.jsonl") -> dict:
+    """`candidates.jsonl` (texts + scores), `judgments.jsonl` (scores only), `pairs.jsonl`, `pairs.stats.json`."""
+    from erpo.artifacts import write_json
+    out_dir = Path(out_dir)
+    write_jsonl(out_dir / candidates_name, candidates)
+    write_jsonl(out_dir / "judgments.jsonl", [{"id": c["id"], "source": c["source"], "index": c["index"],
+                                               **c["scores"]} for c in candidates])
+    write_jsonl(out_dir / "pairs.jsonl", pairs)
+    stats = pair_stats(candidates, pairs, skipped, rule)
+    write_json(out_dir / "pairs.stats.json", stats)
+    return stats
+
+
+def pair_stats(candidates: list[dict], pairs: list[dict], skipped: dict[str, int], rule: PairRule) -> dict:
+    def mean(xs: list[float]) -> float | None:
+        return round(sum(xs) / len(xs), 2) if xs else None
+    return {"prompts": len({c["id"] for c in candidates}), "candidates": len(candidates), "pairs": len(pairs),
+            "skipped": skipped, "reasons": dict(Counter(p["reason"] for p in pairs)),
+            "mean_chosen_tokens": mean([p["chosen_tokens"] for p in pairs]),
+            "mean_rejected_tokens": mean([p["rejected_tokens"] for p in pairs]),
+            "acceptable_rate": mean([float(failure(c["scores"], rule) is None) for c in candidates])}
+
+
+def build_pairs(rows: list[dict], out_dir: str | Path, *, backend: Any, cfg: Any, judges: dict[str, JudgeFn | None],
+                count_tokens: Callable[[str], int], offline: list[dict] | None = None, seed: int = 0,
+                candidates_name: str = "candidates.jsonl") -> tuple[list[dict], dict]:
+    """Sample K per prompt, add `offline` candidates, judge, select pairs and write the side files.
+
+    `cfg` is a `DPOConfig`/`IterateConfig` (samples_per_prompt, sample_temperature, max_new_tokens,
+    pair_rule). Returns (pairs, stats).
+    """
+    from erpo.generation import SamplingParams
+    candidates = list(offline or [])
+    if cfg.samples_per_prompt > 0:
+        params = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=cfg.sample_temperature,
+                                n=cfg.samples_per_prompt, seed=seed)
+        candidates += sample_candidates(rows, backend, params)
+    score_candidates(candidates, judges, count_tokens, cfg.pair_rule)
+    pairs, skipped = select_length_controlled_pairs(group_by_prompt(candidates), cfg.pair_rule)
+    stats = write_pair_files(out_dir, candidates, pairs, skipped, cfg.pair_rule, candidates_name=candidates_name)
+    return pairs, stats
+
+
+# --- the stage (`erpo pairs`) -----------------------------------------------------------------
+
+PAIR_FIELDS = ("samples_per_prompt", "sample_temperature", "max_new_tokens", "max_prompts", "pair_rule",
+               "generation_backend")
+
+
+def run_pairs(config: Any, run_dir: str | Path | None = None, *, backend: Any = None,
+              judges: dict | None = None) -> Path:
+    """Stage-2 pairs from the SFT model: `03_dpo/{candidates,judgments,pairs}.jsonl`; returns pairs.jsonl.
+
+    Skipped when the manifest says the same settings already ran on the same inputs.
+    """
+    from erpo.artifacts import Manifest, hash_obj, hash_path
+    from erpo.stages.dpo import dpo_paths
+    run_dir = Path(run_dir or config.run_dir)
+    paths, cfg = dpo_paths(run_dir), config.dpo
+    if not (paths["sft_model"] / "config.json").exists():
+        raise InputError("no SFT model; run `erpo sft` first", file=paths["sft_model"])
+    rows = load_prompt_rows(paths["sft_data"], cfg.max_prompts)
+    negatives = read_jsonl(paths["negatives"]) if paths["negatives"].exists() else []
+    config_hash = hash_obj({"pairs": {k: getattr(cfg, k) for k in PAIR_FIELDS}, "seed": config.seed})
+    inputs_hash = hash_obj([hash_path(p) for p in (paths["sft_data"], paths["sft_model"])]
+                           + ([hash_path(paths["negatives"])] if negatives else []))
+    manifest = Manifest(run_dir)
+    if manifest.is_done("pairs", config_hash, inputs_hash) and paths["pairs"].exists():
+        return paths["pairs"]
+    if backend is None:
+        from erpo.generation import get_backend
+        backend = get_backend(cfg.generation_backend, model=str(paths["sft_model"]), dtype=config.dtype,
+                              batch_size=cfg.generation_batch_size)
+    from erpo.models import load_tokenizer
+    _, stats = build_pairs(rows, paths["dir"], backend=backend, cfg=cfg, judges=judges or default_judges(),
+                           count_tokens=token_counter(load_tokenizer(str(paths["sft_model"]))),
+                           offline=offline_candidates(rows, negatives), seed=config.seed)
+    print(f"pairs: {stats['pairs']} from {stats['prompts']} prompts; skipped {stats['skipped']}; "
+          f"reasons {stats['reasons']}")
+    manifest.record("pairs", config_hash, inputs_hash, **{k: stats[k] for k in ("prompts", "candidates", "pairs")})
+    return paths["pairs"]
