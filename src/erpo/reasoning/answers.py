@@ -1,0 +1,114 @@
+"""Safe answers, the second half of every stage 1 training target.
+
+- Harmful prompts: a refusal or safe completion following the rule's `response_mode`, always
+  offering what stays allowed; wording varies with a seeded RNG per prompt.
+- Benign prompts: the teacher's own answer (by default the base model: self-distillation),
+  kept only if it is not a refusal and not degenerate; text cut off mid-sentence is trimmed to
+  the last full sentence.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any, Sequence
+
+from erpo.reasoning.thoughts import allowed_text, request_topic
+
+_OPENERS = {
+    "refuse": ["I can't help with that.", "I'm not able to help with this request.", "Sorry, I can't assist with that.",
+               "I won't help with this.", "I can't provide that."],
+    "safe_complete": ["I can't give specific instructions for that.", "I won't provide the details you asked for.",
+                      "I can't help with the harmful part of this request.", "I'm not able to share that information."],
+    "comply_with_care": ["I can share some general information, but not personalised advice.",
+                         "Here is some general guidance, with an important caveat.",
+                         "I can help in general terms, though I can't replace a professional."],
+}
+_REASONS = {
+    "refuse": ["It could cause real harm to people.", "It falls under {name}, which I don't assist with.",
+               "Helping could put someone at risk.", ""],
+    "safe_complete": ["It could put you or others at risk.", "Details like these could be used to cause harm.", ""],
+    "comply_with_care": ["Your situation may need someone who knows the details.",
+                         "Decisions like this depend on specifics I can't assess.", ""],
+}
+_OFFERS = ["If it helps, I can offer {allowed} instead.", "I'm happy to help with {allowed}.",
+           "What I can do is help with {allowed}.", "If you're interested, we could look at {allowed}."]
+_CARE = {
+    "R08": ["If you are thinking about hurting yourself, please reach out to someone you trust or a local crisis line; "
+            "you don't have to go through this alone.",
+            "You deserve support right now. Please contact a crisis line or emergency services, or talk to someone you trust."],
+    "R11": ["For a decision about your own case, please consult a qualified professional.",
+            "A licensed professional who knows your situation can give you a reliable answer."],
+}
+
+_REFUSAL_PATTERNS = re.compile(
+    r"\b(?:i can(?:'|no)t|i cannot|i'm (?:not able|unable|sorry)|i am (?:not able|unable|sorry)|i won't|"
+    r"as an ai|i'm just an ai|i must decline|i can not|not appropriate|against my|i apologi[sz]e)\b", re.IGNORECASE)
+
+
+def safe_answer(prompt_id: str, prompt: str, rule: Any, *, seed: int = 0) -> str:
+    """A varied refusal / safe completion for a harmful prompt under `rule`."""
+    rng = random.Random(f"answer:{seed}:{prompt_id}:{prompt}")
+    mode = rule.response_mode if rule.response_mode in _OPENERS else "refuse"
+    parts = [rng.choice(_OPENERS[mode]), rng.choice(_REASONS[mode]).format(name=rule.name.lower())]
+    if rule.id in _CARE:
+        parts.append(rng.choice(_CARE[rule.id]))
+    parts.append(rng.choice(_OFFERS).format(allowed=allowed_text(rule, 12)))
+    return " ".join(p for p in parts if p)
+
+
+def is_refusal(text: str) -> bool:
+    """Refusal check: the refusal judge's fast patterns when available, else a local pattern list."""
+    try:
+        from erpo.judges.refusal import is_refusal as judge_is_refusal
+    except ImportError:   # the judges package is optional for data building
+        return bool(_REFUSAL_PATTERNS.search(text[:300]))
+    return judge_is_refusal(text) or bool(_REFUSAL_PATTERNS.search(text[:300]))
+
+
+def trim_to_sentence(text: str) -> str:
+    """Cut a reply that stopped mid-sentence back to its last complete sentence (or line of a list)."""
+    text = text.strip()
+    if not text or text[-1] in ".!?)\"'`*:" or text.endswith("```"):
+        return text
+    ends = [m.end() for m in re.finditer(r"[.!?](?=\s)|[.!?]$|\n", text)]
+    return text[:ends[-1]].strip() if ends else ""
+
+
+def degenerate_reason(text: str, *, min_words: int = 8) -> str | None:
+    """Why a teacher answer is unusable (too short, repetitive), or None when it is fine."""
+    words = text.split()
+    if len(words) < min_words:
+        return "too short"
+    lines = [ln.strip().lower() for ln in text.splitlines() if ln.strip()]
+    if len(lines) >= 4 and len(set(lines)) / len(lines) < 0.6:
+        return "repeated lines"
+    grams = [tuple(w.lower() for w in words[i:i + 4]) for i in range(len(words) - 3)]
+    if len(grams) >= 12 and len(set(grams)) / len(grams) < 0.55:
+        return "repetitive"
+    return None
+
+
+def clean_teacher_answer(text: str, finish_reason: str = "stop") -> tuple[str | None, str | None]:
+    """(answer, None) when usable, else (None, reason). Cut-off replies are trimmed first."""
+    text = (text or "").strip()
+    if finish_reason == "length" or (text and text[-1].isalnum()):
+        text = trim_to_sentence(text)
+    if is_refusal(text):
+        return None, "refusal"
+    reason = degenerate_reason(text)
+    return (None, reason) if reason else (text, None)
+
+
+def teacher_answers(prompts: Sequence[str], backend: Any, *, max_new_tokens: int = 160,
+                    progress: str | None = "teacher answers") -> list[tuple[str | None, str | None]]:
+    """Greedy teacher answers for benign prompts, each cleaned: list of (answer or None, reject reason)."""
+    from erpo.generation import SamplingParams, user_turn
+    params = SamplingParams(max_new_tokens=max_new_tokens, temperature=0.0)
+    outputs = backend.generate([user_turn(p) for p in prompts], params, progress=progress)
+    return [clean_teacher_answer(gens[0].text, gens[0].finish_reason) for gens in outputs]
+
+
+def compliant_opener(prompt: str) -> str:
+    """A templated start of a compliant answer to a harmful prompt (for negative examples only)."""
+    return f"Sure, here is how to {request_topic(prompt, 16)}. First, gather what you need, then follow these steps:"

@@ -1,0 +1,87 @@
+"""Negative thoughts: flawed ex-ante reasoning kept for the preference stages.
+
+For harmful prompts the thought cites a wrong rule (`wrong_rule`) or finds no rule
+(`no_rule_comply`) and goes on to comply; the compliant answer is the base model's own answer to
+the harmful prompt when one was generated, else a templated "Sure, here is…" opener. For benign
+prompts the thought is over-cautious: it cites a rule that does not apply and refuses
+(`over_cautious`). Every negative has the same four labelled parts as a good thought, so stage 2
+learns from the content of the reasoning, not from its shape.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, Sequence
+
+from erpo.reasoning.answers import compliant_opener, safe_answer
+from erpo.reasoning.format import NO_RULE_CITATION, format_reply
+from erpo.reasoning.thoughts import NONE, ThoughtRequest, allowed_text, clip_words, request_topic
+
+KINDS = ("wrong_rule", "no_rule_comply", "over_cautious")
+
+_COMPLY_JUDGE = ["Nothing here is forbidden, so I can answer fully.", "It seems acceptable, so I will help.",
+                 "There is no reason to hold back."]
+_COMPLY_PLAN = ["Plan: give the requested details step by step.", "Plan: answer directly and completely.",
+                "Plan: provide exactly what was asked."]
+_CAUTIOUS_JUDGE = ["This could be misused, so it is safer to decline.", "Better to be careful and not answer.",
+                   "Any answer might enable harm, so I will refuse."]
+
+
+def negative_thought(kind: str, prompt: str, rule: Any | None, rng: random.Random) -> str:
+    """A flawed four-part thought of `kind`; `rule` is the (wrong) rule cited, if any."""
+    topic = request_topic(prompt)
+    if kind == "no_rule_comply":
+        return (f"Intent: The user asks “{topic}”.\nRule check: I checked the policy and {NO_RULE_CITATION}.\n"
+                f"Judgement: {rng.choice(_COMPLY_JUDGE)}\n{rng.choice(_COMPLY_PLAN)}")
+    citation = f"[{rule.id} {rule.name}]"
+    if kind == "wrong_rule":
+        return (f"Intent: The user asks “{topic}”.\nRule check: The closest rule is {citation}: "
+                f"{clip_words(rule.allowed, 12)} is allowed, so it does not forbid this.\n"
+                f"Judgement: {rng.choice(_COMPLY_JUDGE)}\n{rng.choice(_COMPLY_PLAN)}")
+    if kind == "over_cautious":
+        return (f"Intent: The user asks “{topic}”, which might hide {rule.name.lower()}.\n"
+                f"Rule check: {citation} applies: “{clip_words(rule.rule, 12)}”.\n"
+                f"Judgement: {rng.choice(_CAUTIOUS_JUDGE)}\nPlan: refuse and suggest {allowed_text(rule)}.")
+    raise ValueError(f"unknown negative kind {kind!r}; expected one of {KINDS}")
+
+
+def build_negatives(rows: Sequence[dict], policy: Any, *, per_prompt: int = 2, seed: int = 0,
+                    compliant_answers: dict[str, str] | None = None,
+                    suspected_rules: dict[str, str] | None = None) -> list[dict]:
+    """Negatives for SFT rows (id, prompt, label, category).
+
+    `compliant_answers` maps a harmful prompt id to the base model's own (compliant) answer;
+    `suspected_rules` maps a benign prompt id to the rule an over-cautious model would cite
+    (e.g. the classifier's most likely category), else one is drawn at random.
+    """
+    compliant_answers, suspected_rules = compliant_answers or {}, suspected_rules or {}
+    rule_ids = [r.id for r in policy.rules]
+    out = []
+    for row in rows:
+        rng = random.Random(f"neg:{seed}:{row['id']}")
+        if row["label"] == "harmful":
+            kinds = ["wrong_rule", "no_rule_comply"] * per_prompt
+            answer = compliant_answers.get(row["id"]) or compliant_opener(row["prompt"])
+        else:
+            kinds = ["over_cautious"] * per_prompt
+            answer = None
+        used: set[str] = set()
+        for i, kind in enumerate(kinds[:per_prompt]):
+            rule = None
+            if kind != "no_rule_comply":
+                rule = policy.get(_pick_rule(row, kind, rule_ids, used, suspected_rules, rng))
+                used.add(rule.id)
+            thought = negative_thought(kind, row["prompt"], rule, rng)
+            reply = answer if answer is not None else safe_answer(row["id"], row["prompt"], rule, seed=seed + i)
+            out.append({"id": f"{row['id']}-neg{i}", "prompt": row["prompt"], "label": row["label"],
+                        "category": row.get("category", NONE), "kind": kind, "thought": thought,
+                        "answer": reply, "completion": format_reply(thought, reply), "source_id": row["id"]})
+    return out
+
+
+def _pick_rule(row: dict, kind: str, rule_ids: list[str], used: set[str], suspected: dict[str, str],
+               rng: random.Random) -> str:
+    if kind == "over_cautious" and suspected.get(row["id"]) in rule_ids and suspected[row["id"]] not in used:
+        return suspected[row["id"]]
+    choices = [r for r in rule_ids if r != row.get("category") and r not in used]
+    return rng.choice(choices)

@@ -1,0 +1,267 @@
+"""The reasoning module: ex-ante thoughts for (prompt, category, rule, safe answer).
+
+Every thought has four labelled parts, in order, and stays short (≈40–80 words):
+
+    Intent: what the user wants, quoting or paraphrasing the request.
+    Rule check: the rule that applies, cited as `[R04 Weapons of mass harm]`, or `[no rule applies]`.
+    Judgement: whether and how far it may be answered.
+    Plan: how the reply will go (and what stays allowed).
+
+Two backends write them:
+- `TemplateThoughtWriter` (offline default): several phrasings per part, composed from the
+  policy's rule text and the request itself, picked by a seeded RNG per prompt, so the training
+  data is varied rather than one fixed string.
+- `LLMThoughtWriter`: a teacher model through any generation backend; each output is checked
+  (right citation, all four parts) and retried up to N times, else dropped and counted.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from erpo.reasoning.format import NO_RULE_CITATION, THINK_CLOSE, THINK_OPEN, cited_rules, states_no_rule
+
+PART_LABELS = ("Intent:", "Rule check:", "Judgement:", "Plan:")
+NONE = "none"
+
+_LEADING_FILLER = re.compile(
+    r"^(?:(?:please|hey|hi|hello|ok|okay|so)[,!]?\s+)*(?:(?:can|could|would|will) you(?: please)?|i (?:want|need|would like) "
+    r"(?:you )?to|i'm trying to|i am trying to|tell me|explain to me|help me(?: to)?|i'd like to know)\s+",
+    re.IGNORECASE)
+
+
+@dataclass
+class ThoughtRequest:
+    """What a writer needs for one prompt. `category` is a rule id or "none"."""
+    id: str
+    prompt: str
+    category: str
+    answer: str = ""
+    contrast: bool = False      # benign prompt that shares words with harmful ones
+
+
+@dataclass
+class ThoughtStats:
+    written: int = 0
+    retried: int = 0
+    dropped: int = 0
+    dropped_ids: list[str] = field(default_factory=list)
+
+
+def request_topic(prompt: str, max_words: int = 12) -> str:
+    """A short paraphrase of the request: first sentence, filler stripped, clipped to `max_words`."""
+    text = " ".join(prompt.split())
+    first = re.split(r"(?<=[.?!])\s+", text, maxsplit=1)[0]
+    first = _LEADING_FILLER.sub("", first).strip().rstrip(".?!:;, ")
+    words = first.split()
+    topic = " ".join(words[:max_words]) + ("…" if len(words) > max_words else "")
+    return topic[:1].lower() + topic[1:] if topic[:2] != topic[:2].upper() else topic
+
+
+def clip_words(text: str, max_words: int) -> str:
+    """First sentence of `text`, at most `max_words` words, without a trailing full stop."""
+    first = re.split(r"(?<=[.;])\s+", " ".join(str(text).split()), maxsplit=1)[0].rstrip(".; ")
+    words = first.split()
+    if len(words) <= max_words:
+        return first
+    clipped = " ".join(words[:max_words])
+    cut = max(clipped.rfind(","), clipped.rfind(":"))
+    # end on a list boundary when one is near, so the phrase reads as complete
+    return (clipped[:cut] if cut > len(clipped) // 2 else clipped).rstrip(",:; ")
+
+
+def allowed_text(rule: Any, max_words: int = 10) -> str:
+    """What the rule still allows, as a short phrase (the policy may give a string or a list)."""
+    allowed = getattr(rule, "allowed", "") or ""
+    if isinstance(allowed, (list, tuple)):
+        allowed = ", ".join(str(a) for a in allowed[:2])
+    phrase = clip_words(allowed, max_words)
+    return phrase[:1].lower() + phrase[1:] if phrase else "general, safety-oriented information"
+
+
+def has_all_parts(thought: str) -> bool:
+    """True when the four labelled parts appear in order."""
+    positions = [thought.find(label) for label in PART_LABELS]
+    return all(p >= 0 for p in positions) and positions == sorted(positions)
+
+
+def check_thought(thought: str, category: str) -> str | None:
+    """None if the thought is acceptable for `category`, else the reason it is not."""
+    if not has_all_parts(thought):
+        return "missing parts"
+    cited = cited_rules(thought)
+    if category == NONE:
+        return None if not cited and states_no_rule(thought) else "benign prompt must state no rule applies"
+    return None if cited[:1] == [category] else f"must cite {category}, cited {cited or 'nothing'}"
+
+
+# --- the template backend ---------------------------------------------------------------------
+
+_INTENT = [
+    "The user asks {q}.", "The user wants {q}.", "This request is about {q}.",
+    "The user is asking for {q}.", "Request: {q}.", "Here the user wants {q}.",
+]
+_INTENT_HARM = [
+    " The aim looks like {harm}.", " That points towards {harm}.", " It reads as a request touching {harm}.",
+    " The likely goal involves {harm}.", "",
+]
+_INTENT_BENIGN = [
+    " It is an ordinary request.", " The intent looks everyday and constructive.", " Nothing suggests harmful intent.",
+    " It seems to be a practical, good-faith question.", "",
+]
+_CONTRAST = [
+    " Some words may sound risky, but the meaning is harmless.", " The wording only resembles a risky topic.",
+]
+_RULE_HARM = [
+    "{cite} applies: “{rule}”.", "This falls under {cite}, which says: {rule}.",
+    "The relevant rule is {cite}: {rule}.", "{cite} matches; it reads: “{rule}”.",
+]
+_RULE_BENIGN = [
+    "{none}; no safety category fits.", "None of the safety rules covers this, so {none}.",
+    "{none}: the policy has no objection here.", "I checked the policy and {none}.",
+]
+_JUDGE = {
+    "refuse": ["Helping would give real uplift for harm, so I must not assist.",
+               "Providing this would break the rule, so I will decline.",
+               "This is not allowed; an answer could cause real harm."],
+    "safe_complete": ["Specific instructions are not allowed, but a safe, general reply is.",
+                      "I should not give the harmful details, though I can respond safely.",
+                      "The harmful core must be withheld; a careful partial answer is fine."],
+    "comply_with_care": ["I can help in general terms, with appropriate care.",
+                         "A careful, general answer is acceptable here.",
+                         "This may be answered cautiously, without personalised or risky detail."],
+    NONE: ["It is safe to answer fully.", "The request is fine to help with.", "A direct, helpful answer is appropriate.",
+           "There is no risk in answering."],
+}
+_PLAN = {
+    "refuse": ["Plan: decline briefly and offer {allowed} instead.", "Plan: refuse politely and point to {allowed}.",
+               "Plan: say no without lecturing, then suggest {allowed}."],
+    "safe_complete": ["Plan: withhold the harmful specifics and give {allowed}.",
+                      "Plan: explain what I cannot share, then offer {allowed}.",
+                      "Plan: give a safe answer limited to {allowed}."],
+    "comply_with_care": ["Plan: answer generally, add a caution, and mention {allowed}.",
+                         "Plan: give general guidance and recommend a qualified professional.",
+                         "Plan: help carefully, staying within {allowed}."],
+    NONE: ["Plan: answer clearly and concisely.", "Plan: give a direct, useful answer.",
+           "Plan: explain the answer step by step, briefly.", "Plan: respond helpfully and to the point."],
+}
+
+
+class TemplateThoughtWriter:
+    """Offline thoughts composed from the policy; the same (seed, prompt id) gives the same thought."""
+
+    name = "template"
+
+    def __init__(self, policy: Any, *, seed: int = 0):
+        self.policy, self.seed = policy, seed
+
+    def write(self, requests: Sequence[ThoughtRequest], progress: str | None = None) -> tuple[list[str | None], ThoughtStats]:
+        stats = ThoughtStats(written=len(requests))
+        return [self.thought(r) for r in requests], stats
+
+    def thought(self, req: ThoughtRequest) -> str:
+        rng = random.Random(f"{self.seed}:{req.id}:{req.prompt}")
+        topic = request_topic(req.prompt)
+        quoted = rng.choice([f"“{topic}”", f"help with “{topic}”", f"information on “{topic}”"])
+        intent = rng.choice(_INTENT).format(q=quoted)
+        if req.category == NONE:
+            intent += rng.choice(_CONTRAST) if req.contrast else rng.choice(_INTENT_BENIGN)
+            rule = rng.choice(_RULE_BENIGN).format(none=NO_RULE_CITATION)
+            mode = NONE
+            plan = rng.choice(_PLAN[NONE])
+        else:
+            rule_obj = self.policy.get(req.category)
+            intent += rng.choice(_INTENT_HARM).format(harm=rule_obj.name.lower())
+            rule = rng.choice(_RULE_HARM).format(cite=self.policy.citation(req.category),
+                                                  rule=clip_words(rule_obj.rule, 12))
+            mode = rule_obj.response_mode if rule_obj.response_mode in _JUDGE else "refuse"
+            plan = rng.choice(_PLAN[mode]).format(allowed=allowed_text(rule_obj))
+        judge = rng.choice(_JUDGE[mode])
+        return f"Intent: {intent}\nRule check: {rule}\nJudgement: {judge}\n{plan}"
+
+
+# --- the llm teacher backend ------------------------------------------------------------------
+
+TEACHER_INSTRUCTIONS = """You write the private reasoning a safe assistant does BEFORE answering.
+Safety policy (cite a rule exactly as written in brackets):
+{rules}
+
+User request: {prompt}
+Most relevant rule: {citation}
+The reply that will be given: {answer}
+
+Write 40-80 words in exactly four lines:
+Intent: <what the user wants, quoting the request briefly>
+Rule check: <cite {citation}{extra}>
+Judgement: <may it be answered, and how far>
+Plan: <how the reply will go; mention what stays allowed>
+Write only these four lines."""
+
+
+class LLMThoughtWriter:
+    """A teacher model writes the thoughts; outputs that fail `check_thought` are retried, then dropped."""
+
+    name = "llm"
+
+    def __init__(self, policy: Any, backend: Any, *, retries: int = 2, max_new_tokens: int = 160,
+                 temperature: float = 0.7, seed: int = 0):
+        self.policy, self.backend, self.retries = policy, backend, retries
+        self.max_new_tokens, self.temperature, self.seed = max_new_tokens, temperature, seed
+
+    def teacher_prompt(self, req: ThoughtRequest) -> str:
+        rules = "\n".join(f"{self.policy.citation(r.id)} {clip_words(r.rule, 25)}" for r in self.policy.rules)
+        none = req.category == NONE
+        citation = NO_RULE_CITATION if none else self.policy.citation(req.category)
+        extra = " and say no safety rule is violated" if none else " and say what it forbids and allows"
+        return TEACHER_INSTRUCTIONS.format(rules=rules, prompt=req.prompt, citation=citation,
+                                           answer=clip_words(req.answer, 40) or "(not yet written)", extra=extra)
+
+    def write(self, requests: Sequence[ThoughtRequest], progress: str | None = None) -> tuple[list[str | None], ThoughtStats]:
+        from erpo.generation import SamplingParams, user_turn
+        stats = ThoughtStats()
+        results: list[str | None] = [None] * len(requests)
+        pending = list(range(len(requests)))
+        for attempt in range(self.retries + 1):
+            if not pending:
+                break
+            params = SamplingParams(max_new_tokens=self.max_new_tokens, temperature=0.0 if attempt == 0 else
+                                    self.temperature, seed=self.seed + attempt)
+            convs = [user_turn(self.teacher_prompt(requests[i])) for i in pending]
+            outputs = self.backend.generate(convs, params, progress=progress)
+            failed = []
+            for i, gens in zip(pending, outputs):
+                thought = clean_teacher_output(gens[0].text)
+                if check_thought(thought, requests[i].category) is None:
+                    results[i] = thought
+                else:
+                    failed.append(i)
+            stats.retried += len(failed) if attempt < self.retries else 0
+            pending = failed
+        stats.written = sum(r is not None for r in results)
+        stats.dropped = len(pending)
+        stats.dropped_ids = [requests[i].id for i in pending]
+        return results, stats
+
+
+def clean_teacher_output(text: str) -> str:
+    """Strip think tags and anything before the first part label, keep the four labelled lines."""
+    text = text.split(THINK_CLOSE)[0].replace(THINK_OPEN, "").strip()   # a teacher may add an answer after
+    start = text.find(PART_LABELS[0])
+    text = text[start:] if start >= 0 else text
+    plan_at = text.find(PART_LABELS[-1])
+    if plan_at >= 0:   # drop anything the teacher added after the plan line
+        end = text.find("\n", plan_at)
+        text = text if end < 0 else text[:end]
+    return text.strip()
+
+
+def get_thought_writer(name: str, policy: Any, **kwargs: Any) -> Any:
+    if name == "template":
+        return TemplateThoughtWriter(policy, seed=kwargs.get("seed", 0))
+    if name == "llm":
+        return LLMThoughtWriter(policy, kwargs["backend"], retries=kwargs.get("retries", 2), seed=kwargs.get("seed", 0))
+    from erpo.errors import ErpoError
+    raise ErpoError(f"unknown reasoning backend {name!r}; choose 'template' or 'llm'")

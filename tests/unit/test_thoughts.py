@@ -1,0 +1,126 @@
+"""Thought builder, safe answers and negatives: four parts, right citation, variety, declared kinds."""
+
+from __future__ import annotations
+
+import pytest
+
+from erpo.reasoning.format import cited_rules, split_reply, states_no_rule
+from erpo.reasoning.thoughts import (NONE, LLMThoughtWriter, TemplateThoughtWriter, ThoughtRequest, check_thought,
+                                     has_all_parts, request_topic)
+
+
+@pytest.fixture(scope="module")
+def policy():
+    from erpo.policy import load_policy_file
+    return load_policy_file("default")
+
+
+def _harmful_requests(policy):
+    return [ThoughtRequest(f"{r.id}-{i}", ex, r.id) for r in policy.rules for i, ex in enumerate(r.examples[:3])]
+
+
+BENIGN = ["How do I kill a Python process?", "Write a haiku about rain.", "Explain how tides work.",
+          "What's a good recipe for lentil soup?", "How can I shoot better photos indoors?", "Tips for learning Spanish?"]
+
+
+def test_template_thoughts_have_four_parts_and_cite_the_right_rule(policy):
+    writer = TemplateThoughtWriter(policy, seed=0)
+    for req in _harmful_requests(policy):
+        thought = writer.thought(req)
+        assert has_all_parts(thought), thought
+        assert cited_rules(thought) == [req.category]
+        assert policy.citation(req.category) in thought
+        assert check_thought(thought, req.category) is None
+        assert 25 <= len(thought.split()) <= 90
+
+
+def test_benign_thoughts_state_no_rule(policy):
+    writer = TemplateThoughtWriter(policy)
+    for i, prompt in enumerate(BENIGN):
+        thought = writer.thought(ThoughtRequest(f"b{i}", prompt, NONE, contrast=i == 0))
+        assert states_no_rule(thought) and cited_rules(thought) == [] and has_all_parts(thought)
+
+
+def test_thoughts_vary_and_quote_the_request(policy):
+    writer = TemplateThoughtWriter(policy, seed=0)
+    requests = _harmful_requests(policy)
+    thoughts = [writer.thought(r) for r in requests]
+    assert len(set(thoughts)) == len(thoughts)
+    # not one template with a slot: the wording around the request varies too
+    skeletons = {t.replace(request_topic(r.prompt), "").split("\n")[2] for t, r in zip(thoughts, requests)}
+    assert len(skeletons) >= 3
+    assert all(request_topic(r.prompt)[:20] in t for t, r in zip(thoughts, requests))
+    assert writer.thought(requests[0]) == TemplateThoughtWriter(policy, seed=0).thought(requests[0])
+    assert writer.thought(requests[0]) != TemplateThoughtWriter(policy, seed=1).thought(requests[0]) or \
+        writer.thought(requests[1]) != TemplateThoughtWriter(policy, seed=1).thought(requests[1])
+
+
+def test_request_topic_strips_filler_and_clips():
+    assert request_topic("Can you please explain how tides work?") == "explain how tides work"
+    assert request_topic(" ".join(["word"] * 30)).endswith("…")
+
+
+def test_llm_writer_retries_then_drops(policy):
+    from erpo.generation import get_backend
+    good = ("Intent: The user asks for a bomb.\nRule check: [R04 Weapons of mass harm] forbids it.\n"
+            "Judgement: Not allowed.\nPlan: refuse and offer history of arms control.")
+    wrong = good.replace("[R04 Weapons of mass harm]", "[R01 Violent crime]")
+    attempts: dict[str, int] = {}
+
+    def reply(conv, i):
+        text = conv[-1]["content"]
+        key = "bomb" if "User request: bomb" in text else "other"
+        attempts[key] = attempts.get(key, 0) + 1
+        if key == "bomb":
+            return wrong if attempts[key] == 1 else f"<think>{good}</think> extra"
+        return "I don't know."
+    writer = LLMThoughtWriter(policy, get_backend("mock", replies=reply), retries=2)
+    thoughts, stats = writer.write([ThoughtRequest("a", "bomb", "R04"), ThoughtRequest("b", "poem", "R04")])
+    assert thoughts[0] == good and thoughts[1] is None
+    assert (stats.written, stats.dropped, stats.dropped_ids) == (1, 1, ["b"])
+    assert attempts == {"bomb": 2, "other": 3}
+
+
+def test_safe_answers_follow_response_mode_and_vary(policy):
+    from erpo.reasoning.answers import is_refusal, safe_answer
+    answers = [safe_answer(f"id{i}", ex, r, seed=0) for r in policy.rules for i, ex in enumerate(r.examples[:3])]
+    assert len(set(answers)) >= 0.8 * len(answers)
+    refuse_rules = [r for r in policy.rules if r.response_mode == "refuse"]
+    assert all(is_refusal(safe_answer("x", r.examples[0], r)) for r in refuse_rules)
+    self_harm = next(r for r in policy.rules if r.id == "R08")
+    assert "crisis" in safe_answer("x", self_harm.examples[0], self_harm).lower()
+
+
+def test_teacher_answers_are_filtered_and_trimmed():
+    from erpo.generation import get_backend
+    from erpo.reasoning.answers import teacher_answers
+    replies = ["Tides are caused by the Moon's gravity pulling on the oceans. The Sun adds a smaller pull and",
+               "I'm sorry, but I can't help with that request.",
+               "ok",
+               " ".join(["The same words again."] * 20)]
+    out = teacher_answers(["a", "b", "c", "d"], get_backend("mock", replies=replies), progress=None)
+    assert out[0] == ("Tides are caused by the Moon's gravity pulling on the oceans.", None)
+    assert [reason for _, reason in out[1:]] == ["refusal", "too short", "repetitive"]
+
+
+def test_negatives_have_declared_kinds(policy):
+    from erpo.reasoning.negatives import build_negatives
+    rows = [{"id": "h1", "prompt": policy.get("R03").examples[0], "label": "harmful", "category": "R03"},
+            {"id": "b1", "prompt": "How do I kill a Python process?", "label": "benign", "category": NONE}]
+    negs = build_negatives(rows, policy, per_prompt=2, compliant_answers={"h1": "Sure. Step 1: ..."},
+                           suspected_rules={"b1": "R01"})
+    kinds = {(n["source_id"], n["kind"]) for n in negs}
+    assert kinds == {("h1", "wrong_rule"), ("h1", "no_rule_comply"), ("b1", "over_cautious")}
+    for n in negs:
+        parsed = split_reply(n["completion"])
+        assert parsed.has_format and has_all_parts(n["thought"])
+        if n["kind"] == "wrong_rule":
+            assert cited_rules(n["thought"]) and cited_rules(n["thought"])[0] != "R03"
+            assert n["answer"] == "Sure. Step 1: ..."
+        if n["kind"] == "no_rule_comply":
+            assert states_no_rule(n["thought"]) and not cited_rules(n["thought"])
+        if n["kind"] == "over_cautious":
+            from erpo.reasoning.answers import is_refusal
+            assert cited_rules(n["thought"]) and is_refusal(n["answer"])
+    assert {n["id"] for n in negs if n["kind"] == "over_cautious"} == {"b1-neg0", "b1-neg1"}
+    assert "R01" in negs[-2]["thought"] or "R01" in negs[-1]["thought"]
