@@ -38,6 +38,8 @@ class BuildDataConfig(Section):
     teacher: str | None = Field(None, description="teacher model for the llm backend / benign answers (default: the policy itself)")
     teacher_backend: str = Field("hf", description="generation backend for the teacher")
     benign_answer_tokens: int = Field(160, description="max tokens of a self-distilled benign answer")
+    teacher_batch_size: int = Field(16, description="generation batch size of the hf teacher")
+    llm_retries: int = Field(2, description="llm teacher: retries of a thought that fails the check, then it is dropped")
     negatives_per_prompt: int = Field(2, description="negative thoughts sampled per prompt")
     seed: int = Field(0, description="seed for template choices")
 
