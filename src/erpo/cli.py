@@ -15,6 +15,9 @@ from erpo.errors import ErpoError
 
 COMMAND_MODULES = [
     "erpo.commands.assets",
+    "erpo.commands.classify",
+    "erpo.commands.build_data",
+    "erpo.commands.sft",
     "erpo.commands.run",
     "erpo.commands.policy",
     "erpo.commands.serve",

@@ -1,0 +1,36 @@
+"""`erpo build-data [CONFIG]`: stage 1 data (classifier, ex-ante thoughts, safe answers, negatives)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", nargs="?", help="YAML run config (default: built-in defaults)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set data.train_harmful=50 (repeatable)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("build-data", help="stage 1 data: classify prompts, write thoughts + safe answers, negatives")
+    add_config_args(p)
+    p.set_defaults(func=_build_data)
+
+
+def _build_data(args: argparse.Namespace) -> int:
+    import time
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from erpo.config import load_config
+    from erpo.stages.build_data import build_stage1_data, data_dir
+    config = load_config(args.config, args.overrides)
+    start = time.perf_counter()
+    stats = build_stage1_data(config)
+    table = Table("stat", "value", title=f"stage 1 data ({time.perf_counter() - start:.0f} s)")
+    for key, value in stats.items():
+        table.add_row(key, str(value))
+    Console().print(table)
+    print(f"wrote {data_dir(config.run_dir)}")
+    return 0

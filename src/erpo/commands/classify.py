@@ -1,0 +1,62 @@
+"""`erpo classify [PROMPT ...]`: label prompts with their most relevant policy rule, or report accuracy.
+
+With prompts (or `--file` JSONL/TXT) it prints one line per prompt. With none it fits the
+classifier on the train split, prints held-out accuracy and the confusion matrix, and writes
+`classifier_report.json` (to `--out`, default the run's `01_data/`).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from erpo.commands.build_data import add_config_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("classify", help="risk classifier: label prompts with a policy rule id or 'none'")
+    add_config_args(p)
+    p.add_argument("--prompt", "-p", action="append", default=[], help="a prompt to classify (repeatable)")
+    p.add_argument("--file", help="prompts to classify: .txt (one per line) or .jsonl with a 'prompt' field")
+    p.add_argument("--out", help="where to write classifier_report.json (default: <run>/01_data/)")
+    p.set_defaults(func=_classify)
+
+
+def _read_prompts(path: str) -> list[str]:
+    from pathlib import Path
+
+    from erpo.artifacts import read_jsonl
+    from erpo.errors import InputError
+    if path.endswith(".jsonl"):
+        prompts = []
+        for lineno, row in enumerate(read_jsonl(path), start=1):
+            if not isinstance(row.get("prompt"), str):
+                raise InputError("missing or not a string", file=path, line=lineno, field="prompt")
+            prompts.append(row["prompt"])
+        return prompts
+    return [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _classify(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from erpo.config import load_config
+    from erpo.data import load_prompts
+    from erpo.policy import load_policy_file
+    from erpo.reasoning.classifier import get_risk_classifier
+    from erpo.stages.build_data import data_dir, make_teacher_backend, report_classifier
+    config = load_config(args.config, args.overrides)
+    policy = load_policy_file(config.policy)
+    records = load_prompts(config.data.harmful_sources + config.data.benign_sources,
+                           eval_fraction=config.data.eval_fraction, seed=config.data.seed)
+    backend = make_teacher_backend(config) if config.build_data.classifier == "llm" else None
+    classifier = get_risk_classifier(config.build_data.classifier, policy, backend=backend)
+    classifier.fit([r for r in records if r.split == "train"], policy)
+    prompts = args.prompt + (_read_prompts(args.file) if args.file else [])
+    if prompts:
+        for prompt, (category, confidence) in zip(prompts, classifier.predict(prompts)):
+            print(f"{category}\t{confidence:.2f}\t{prompt}")
+        return 0
+    out = Path(args.out) if args.out else data_dir(config.run_dir)
+    report_classifier(classifier, records, out / "classifier_report.json")
+    print(f"wrote {out / 'classifier_report.json'}")
+    return 0

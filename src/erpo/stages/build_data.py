@@ -1,0 +1,181 @@
+"""Stage 1 data: classify prompts, write ex-ante thoughts and safe answers, sample negatives.
+
+Reads the prompt sources named in `config.data`, and writes into `<run>/01_data/`:
+
+    prompts.jsonl           the chosen train-split prompts (PromptRecord)
+    classifier_report.json  held-out accuracy + confusion matrix of the risk classifier
+    classified.jsonl        id, prompt, label, gold category, predicted category, confidence
+    sft.jsonl               id, prompt, label, category, thought, answer, completion, messages
+    negatives.jsonl         id, prompt, label, category, kind, thought, answer, completion
+
+Top to bottom: load policy and prompts → fit the risk classifier on the train split and report it
+on the eval split → pick train prompts → answers (templated safe answers for harmful prompts, the
+teacher's own filtered answers for benign ones) → thoughts (template or llm teacher) → negatives.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any, Sequence
+
+from erpo.artifacts import Manifest, hash_obj, write_json, write_jsonl
+from erpo.config import RunConfig
+from erpo.errors import ErpoError
+from erpo.reasoning.classifier import NONE, evaluate_classifier, get_risk_classifier, print_report
+from erpo.reasoning.format import format_reply
+from erpo.reasoning.thoughts import ThoughtRequest, get_thought_writer
+
+STAGE = "build_data"
+
+
+def data_dir(run_dir: str | Path) -> Path:
+    return Path(run_dir) / "01_data"
+
+
+def choose_train_prompts(records: Sequence[Any], label: str, n: int, seed: int) -> list[Any]:
+    """`n` train-split records of `label`, drawn round-robin across sources so none dominates."""
+    by_source: dict[str, list[Any]] = defaultdict(list)
+    for rec in records:
+        if rec.label == label and rec.split == "train":
+            by_source[rec.source].append(rec)
+    rng = random.Random(f"choose:{seed}:{label}")
+    queues = []
+    for source in sorted(by_source):
+        group = sorted(by_source[source], key=lambda r: r.id)
+        rng.shuffle(group)
+        queues.append(group)
+    chosen: list[Any] = []
+    while len(chosen) < n and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < n:
+                chosen.append(queue.pop())
+    return chosen
+
+
+def make_teacher_backend(config: RunConfig) -> Any:
+    """The teacher for benign answers and llm thoughts: by default the base policy itself."""
+    from erpo.generation import get_backend
+    cfg = config.build_data
+    kwargs: dict[str, Any] = {"model": cfg.teacher or config.model}
+    if cfg.teacher_backend == "hf":
+        kwargs.update(dtype=config.dtype, batch_size=cfg.teacher_batch_size)
+    return get_backend(cfg.teacher_backend, **kwargs)
+
+
+def classify(classifier: Any, chosen: Sequence[Any]) -> list[dict]:
+    """Classifier output per prompt; a harmful prompt predicted "none" falls back to its most likely rule."""
+    predicted = classifier.predict([r.prompt for r in chosen])
+    harmful_missed = [i for i, (r, (c, _)) in enumerate(zip(chosen, predicted)) if r.label == "harmful" and c == NONE]
+    fallback = dict(zip(harmful_missed, classifier.top_rule([chosen[i].prompt for i in harmful_missed])))
+    rows = []
+    for i, (rec, (cat, conf)) in enumerate(zip(chosen, predicted)):
+        used = NONE if rec.label == "benign" else fallback.get(i, cat)
+        rows.append({"id": rec.id, "prompt": rec.prompt, "label": rec.label, "source": rec.source,
+                     "gold_category": rec.category, "predicted": cat, "confidence": round(conf, 4),
+                     "category": used, "contrast": bool(rec.meta.get("contrast"))})
+    return rows
+
+
+def write_answers(rows: list[dict], policy: Any, config: RunConfig, teacher: Any, stats: Counter) -> None:
+    """Fill `answer` in place: safe answers for harmful rows, filtered teacher answers for benign ones."""
+    from erpo.reasoning.answers import safe_answer, teacher_answers
+    for row in rows:
+        if row["label"] == "harmful":
+            row["answer"] = safe_answer(row["id"], row["prompt"], policy.get(row["category"]),
+                                        seed=config.build_data.seed)
+    benign = [row for row in rows if row["label"] == "benign"]
+    if benign:
+        results = teacher_answers([r["prompt"] for r in benign], teacher,
+                                  max_new_tokens=config.build_data.benign_answer_tokens)
+        for row, (answer, reason) in zip(benign, results):
+            row["answer"] = answer
+            if reason:
+                stats[f"benign_answer_rejected_{reason.replace(' ', '_')}"] += 1
+
+
+def write_thoughts(rows: list[dict], policy: Any, config: RunConfig, teacher: Any, stats: Counter) -> None:
+    cfg = config.build_data
+    writer = get_thought_writer(cfg.reasoning_backend, policy, backend=teacher, retries=cfg.llm_retries, seed=cfg.seed)
+    requests = [ThoughtRequest(r["id"], r["prompt"], r["category"], r["answer"] or "", r["contrast"]) for r in rows]
+    thoughts, tstats = writer.write(requests, progress="thoughts")
+    stats["thoughts_retried"] += tstats.retried
+    stats["thoughts_dropped"] += tstats.dropped
+    for row, thought in zip(rows, thoughts):
+        row["thought"] = thought
+
+
+def sft_row(row: dict) -> dict:
+    completion = format_reply(row["thought"], row["answer"])
+    return {"id": row["id"], "prompt": row["prompt"], "label": row["label"], "category": row["category"],
+            "thought": row["thought"], "answer": row["answer"], "completion": completion,
+            "messages": [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": completion}]}
+
+
+def report_classifier(classifier: Any, records: Sequence[Any], out: Path, limit: int = 600) -> dict:
+    """Held-out accuracy of the classifier on eval-split records (a seeded sample of at most `limit`)."""
+    held_out = [r for r in records if r.split == "eval" and (r.label == "benign" or r.category)]
+    random.Random(0).shuffle(held_out)
+    report = evaluate_classifier(classifier, held_out[:limit])
+    write_json(out, report)
+    print_report(report)
+    return report
+
+
+def build_stage1_data(config: RunConfig, run_dir: str | Path | None = None, *, records: Sequence[Any] | None = None,
+                      teacher: Any = None, classifier: Any = None) -> dict:
+    """Write `01_data/` for stage 1 and return its statistics.
+
+    `records` (PromptRecords with splits), `teacher` (a generation backend) and `classifier` may be
+    injected (tests); by default they come from `config`.
+    """
+    from erpo.policy import load_policy_file
+    from erpo.reasoning.negatives import build_negatives
+    run_dir = Path(run_dir or config.run_dir)
+    out = data_dir(run_dir)
+    policy = load_policy_file(config.policy)
+    if records is None:
+        from erpo.data import load_prompts
+        data = config.data
+        records = load_prompts(data.harmful_sources + data.benign_sources, eval_fraction=data.eval_fraction,
+                               seed=data.seed)
+    teacher = teacher or make_teacher_backend(config)
+    classifier = classifier or get_risk_classifier(config.build_data.classifier, policy, backend=teacher)
+    classifier.fit([r for r in records if r.split == "train"], policy)
+    report = report_classifier(classifier, records, out / "classifier_report.json")
+
+    chosen = (choose_train_prompts(records, "harmful", config.data.train_harmful, config.data.seed)
+              + choose_train_prompts(records, "benign", config.data.train_benign, config.data.seed))
+    if not chosen:
+        raise ErpoError("no train-split prompts to build stage 1 data from; check data.harmful_sources/benign_sources")
+    write_jsonl(out / "prompts.jsonl", chosen)
+    rows = classify(classifier, chosen)
+    write_jsonl(out / "classified.jsonl", rows)
+
+    stats: Counter = Counter()
+    write_answers(rows, policy, config, teacher, stats)
+    rows = [r for r in rows if r["answer"]]
+    write_thoughts(rows, policy, config, teacher, stats)
+    rows = [r for r in rows if r["thought"]]
+    sft = [sft_row(r) for r in rows]
+    write_jsonl(out / "sft.jsonl", sft)
+
+    suspected = dict(zip([r["id"] for r in rows], classifier.top_rule([r["prompt"] for r in rows]))) if rows else {}
+    negatives = build_negatives(rows, policy, per_prompt=config.build_data.negatives_per_prompt,
+                                seed=config.build_data.seed, suspected_rules=suspected)
+    write_jsonl(out / "negatives.jsonl", negatives)
+
+    result = {"prompts": len(chosen), "sft": len(sft),
+              "sft_harmful": sum(r["label"] == "harmful" for r in sft),
+              "sft_benign": sum(r["label"] == "benign" for r in sft),
+              "negatives": len(negatives), "negative_kinds": dict(Counter(n["kind"] for n in negatives)),
+              "categories": dict(Counter(r["category"] for r in sft)),
+              "classifier_harmful_vs_benign_accuracy": report["harmful_vs_benign_accuracy"],
+              "classifier_category_accuracy": report["category_accuracy"], **stats}
+    write_json(out / "stats.json", result)
+    Manifest(run_dir).record(STAGE, hash_obj({"data": config.data, "build_data": config.build_data,
+                                              "model": config.model, "policy": config.policy}),
+                             hash_obj([r.id for r in chosen]), **{k: v for k, v in result.items()
+                                                                  if isinstance(v, (int, float))})
+    return result
