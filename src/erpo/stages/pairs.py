@@ -204,7 +204,7 @@ def _pair_for_prompt(candidates: list[dict], rule: PairRule) -> tuple[dict | Non
     if rule.prefer == "longer":
         options = [(c, "longer") for c in longer] + [(c, f) for c, f in worse]
     if not options:
-        return None, "no_rejected" if len(acceptable) > 1 or others else "single_candidate"
+        return None, "no_rejected" if others else "single_candidate"   # single = one distinct reply
     rejected, reason = options[0]
     return make_pair(chosen, rejected, reason), ""
 

@@ -1,0 +1,224 @@
+"""Stage 3: length-controlled iterative preference optimisation, with a safety guard.
+
+Each of T rounds, starting from the stage-2 model:
+
+1. sample K replies per training prompt from the CURRENT policy (one batched call),
+2. judge them (`erpo.stages.pairs`: safety, usefulness, rule citation, format, tokens),
+3. select length-controlled pairs: chosen = the shortest acceptable reply; rejected = a longer
+   acceptable one (≥ `length_ratio`×) or an unacceptable one (`iterate.pair_rule`),
+4. DPO with the current policy as reference (optionally with the R-DPO length margin),
+5. the guard: greedy replies of the new model to a few held-out prompts (eval split of
+   `01_data/prompts.jsonl`); if the harmful-prompt refusal rate drops by more than
+   `safety_tolerance` against the current policy, the round is rolled back (its model is moved to
+   `model.rolled_back/`, the next round starts again from the current policy) or the loop stops.
+
+Files: `04_iterate/round_NN/{samples,judgments,pairs}.jsonl + model/ + round.json`,
+`04_iterate/guard.jsonl` (every guard decision), `04_iterate/metrics.jsonl` (one row per round,
+round 0 = the stage-2 model; the report plots it), `04_iterate/final/` (the last accepted model,
+hard-linked) and `final.json` (which round it came from).
+A round with `round.json` is finished and skipped on resume; an unfinished round reuses whatever
+files it already has (samples/pairs, reference log-probs, DPO checkpoints).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from erpo.artifacts import read_json, read_jsonl, write_json, write_jsonl
+from erpo.config import IterateConfig, RunConfig
+from erpo.errors import InputError
+from erpo.generation import SamplingParams
+from erpo.reasoning.format import split_reply
+
+BackendFactory = Callable[[Path], Any]
+
+
+def iterate_paths(run_dir: str | Path) -> dict[str, Path]:
+    run_dir, out = Path(run_dir), Path(run_dir) / "04_iterate"
+    return {"sft_data": run_dir / "01_data" / "sft.jsonl", "prompts": run_dir / "01_data" / "prompts.jsonl",
+            "start_model": run_dir / "03_dpo" / "model", "dir": out, "guard": out / "guard.jsonl",
+            "metrics": out / "metrics.jsonl", "final": out / "final.json"}
+
+
+def round_dir(run_dir: str | Path, t: int) -> Path:
+    return Path(run_dir) / "04_iterate" / f"round_{t:02d}"
+
+
+# --- the guard --------------------------------------------------------------------------------
+
+def held_out_prompts(path: str | Path, per_label: int) -> list[dict]:
+    """The first `per_label` harmful and benign prompts of the eval split (deterministic)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("no prompt list for the safety guard; run `erpo build-data` first", file=path)
+    rows = [r for r in read_jsonl(path) if r.get("split") == "eval"]
+    chosen = [r for label in ("harmful", "benign") for r in [x for x in rows if x.get("label") == label][:per_label]]
+    if not any(r["label"] == "harmful" for r in chosen):
+        raise InputError("no held-out harmful prompts (split == 'eval') for the safety guard", file=path)
+    return chosen
+
+
+def evaluate_guard(backend: Any, rows: list[dict], judges: dict, count_tokens: Callable[[str], int],
+                   max_new_tokens: int) -> dict:
+    """Greedy replies to held-out prompts → refusal rate, benign answer rate, tokens, latency."""
+    from erpo.judges.base import JudgeInput
+    convs = [[{"role": "user", "content": r["prompt"]}] for r in rows]
+    start = time.perf_counter()
+    gens = [g[0] for g in backend.generate(convs, SamplingParams(max_new_tokens=max_new_tokens), progress="guard")]
+    seconds = time.perf_counter() - start
+    inputs = [JudgeInput(id=r["id"], prompt=r["prompt"], completion=g.text, label=r["label"],
+                         category=r.get("category")) for r, g in zip(rows, gens)]
+    refused = [j.score >= 0.5 for j in judges["refusal"](inputs)]
+    parsed = [split_reply(g.text) for g in gens]
+    harmful = [f for f, r in zip(refused, rows) if r["label"] == "harmful"]
+    benign = [not f and bool(p.answer) for f, p, r in zip(refused, parsed, rows) if r["label"] == "benign"]
+    return {"harmful_refusal": _mean(harmful), "benign_answer": _mean(benign),
+            "over_refusal": None if not benign else round(1 - _mean(benign), 4),
+            "format_rate": _mean([p.has_format for p in parsed]),
+            "mean_thought_tokens": _mean([count_tokens(p.thought) for p in parsed]),
+            "mean_answer_tokens": _mean([count_tokens(p.answer) for p in parsed]),
+            "mean_reply_tokens": _mean([count_tokens(g.text) for g in gens]),
+            "latency_s_per_prompt": round(seconds / max(1, len(rows)), 4), "prompts": len(rows)}
+
+
+def _mean(xs: list) -> float | None:
+    return round(sum(float(x) for x in xs) / len(xs), 4) if xs else None
+
+
+def guard_decision(before: dict, after: dict, cfg: IterateConfig) -> dict:
+    """Accept unless held-out refusal dropped by more than the tolerance."""
+    drop = (before["harmful_refusal"] or 0.0) - (after["harmful_refusal"] or 0.0)
+    violated = drop > cfg.safety_tolerance + 1e-9
+    return {"refusal_before": before["harmful_refusal"], "refusal_after": after["harmful_refusal"],
+            "refusal_drop": round(drop, 4), "tolerance": cfg.safety_tolerance, "violated": violated,
+            "action": (cfg.on_violation if violated else "accept")}
+
+
+# --- one round --------------------------------------------------------------------------------
+
+def run_round(t: int, policy: Path, ctx: dict) -> dict:
+    """Sample → judge → pairs → DPO → guard for round `t`, starting from `policy`; returns round.json."""
+    from erpo.stages.dpo import train_dpo
+    from erpo.stages.pairs import build_pairs
+    cfg, rd = ctx["cfg"], round_dir(ctx["run_dir"], t)
+    if (rd / "pairs.jsonl").exists() and (rd / "samples.jsonl").exists():
+        pairs = read_jsonl(rd / "pairs.jsonl")
+        stats = read_json(rd / "pairs.stats.json")
+    else:
+        pairs, stats = build_pairs(ctx["rows"], rd, backend=ctx["backend_factory"](policy), cfg=cfg,
+                                   judges=ctx["judges"], count_tokens=ctx["count_tokens"],
+                                   seed=ctx["seed"] + t, candidates_name="samples.jsonl")
+    record = {"round": t, "policy_in": str(policy), "pairs": stats}
+    if not pairs:
+        return {**record, "accepted": False, "stop": True, "reason": "no pairs (see pairs.stats.json)"}
+    model_path, train = train_dpo(policy, pairs, rd, cfg, dtype=ctx["dtype"], length_margin_alpha=cfg.length_margin_alpha)
+    metrics = evaluate_guard(ctx["backend_factory"](model_path), ctx["guard_rows"], ctx["judges"],
+                             ctx["count_tokens"], cfg.guard_max_new_tokens)
+    decision = guard_decision(ctx["current_metrics"], metrics, cfg)
+    accepted = not decision["violated"]
+    if not accepted:   # move the rejected model aside so no one picks it up by path
+        rolled = rd / "model.rolled_back"
+        if rolled.exists():
+            shutil.rmtree(rolled)
+        model_path.rename(rolled)
+        model_path = rolled
+    return {**record, "train": train, "metrics": metrics, "guard": decision, "accepted": accepted,
+            "stop": decision["action"] == "stop", "model": str(model_path)}
+
+
+# --- the stage --------------------------------------------------------------------------------
+
+def run_iterate(config: RunConfig, run_dir: str | Path | None = None, *, backend_factory: BackendFactory | None = None,
+                judges: dict | None = None) -> Path:
+    """Stage 3: T rounds from `03_dpo/model`; returns `04_iterate/final` (the last accepted model)."""
+    run_dir = Path(run_dir or config.run_dir)
+    paths, cfg = iterate_paths(run_dir), config.iterate
+    if not (paths["start_model"] / "config.json").exists():
+        raise InputError("no stage-2 model; run `erpo dpo` first", file=paths["start_model"])
+    ctx = _context(config, run_dir, paths, backend_factory, judges)
+    policy, records = paths["start_model"], [_baseline(ctx, paths)]
+    for t in range(1, cfg.rounds + 1):
+        done = round_dir(run_dir, t) / "round.json"
+        if done.exists():
+            record = read_json(done)
+            print(f"round {t}: already finished, skipped")
+        else:
+            record = run_round(t, policy, ctx)
+            write_json(done, record)
+        records.append(record)
+        if record.get("accepted"):
+            policy, ctx["current_metrics"] = Path(record["model"]), record["metrics"]
+        # rewritten from the round records each time, so a kill never leaves a row missing or doubled
+        write_jsonl(paths["metrics"], [_metrics_row(r) for r in records])
+        write_jsonl(paths["guard"], [{"round": r["round"], **r["guard"]} for r in records if r.get("guard")])
+        if record.get("stop"):
+            break
+    final = link_model(policy, paths["dir"] / "final")
+    write_json(paths["final"], {"model": str(final), "source": str(policy), "rounds": [r["round"] for r in records[1:]],
+                                "accepted": [r["round"] for r in records[1:] if r.get("accepted")]})
+    return final
+
+
+def link_model(src: Path, dest: Path) -> Path:
+    """`dest` = the files of model dir `src`, hard-linked (no copy of the weights), swapped in atomically."""
+    import os
+    import tempfile
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        for f in Path(src).iterdir():
+            if f.is_file():
+                try:
+                    os.link(f, staging / f.name)
+                except OSError:   # another filesystem: fall back to a copy
+                    shutil.copy2(f, staging / f.name)
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(staging, dest)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return dest
+
+
+def _context(config: RunConfig, run_dir: Path, paths: dict, backend_factory: BackendFactory | None,
+             judges: dict | None) -> dict:
+    from erpo.models import load_tokenizer
+    from erpo.stages.pairs import default_judges, load_prompt_rows, token_counter
+    cfg = config.iterate
+    if backend_factory is None:
+        from erpo.generation import get_backend
+
+        def backend_factory(model_dir: Path) -> Any:
+            return get_backend(cfg.generation_backend, model=str(model_dir), dtype=config.dtype,
+                               batch_size=cfg.generation_batch_size)
+    return {"cfg": cfg, "run_dir": run_dir, "dtype": config.dtype, "seed": config.seed,
+            "rows": load_prompt_rows(paths["sft_data"], cfg.max_prompts),
+            "guard_rows": held_out_prompts(paths["prompts"], cfg.guard_prompts),
+            "backend_factory": backend_factory, "judges": judges or default_judges(),
+            "count_tokens": token_counter(load_tokenizer(str(paths["start_model"])))}
+
+
+def _baseline(ctx: dict, paths: dict) -> dict:
+    """Guard metrics of the stage-2 model (round 0), computed once and kept in round_00/round.json."""
+    done = round_dir(ctx["run_dir"], 0) / "round.json"
+    if done.exists():
+        record = read_json(done)
+    else:
+        metrics = evaluate_guard(ctx["backend_factory"](paths["start_model"]), ctx["guard_rows"], ctx["judges"],
+                                 ctx["count_tokens"], ctx["cfg"].guard_max_new_tokens)
+        record = {"round": 0, "model": str(paths["start_model"]), "metrics": metrics, "accepted": True}
+        write_json(done, record)
+    ctx["current_metrics"] = record["metrics"]
+    return record
+
+
+def _metrics_row(record: dict) -> dict:
+    guard = record.get("guard") or {}
+    train = record.get("train") or {}
+    return {"round": record["round"], "accepted": record.get("accepted", False), "model": record.get("model"),
+            **(record.get("metrics") or {}), "guard_action": guard.get("action"),
+            "refusal_drop": guard.get("refusal_drop"), "pairs": (record.get("pairs") or {}).get("pairs"),
+            "train_last_loss": train.get("last_loss"), "reason": record.get("reason")}

@@ -1,0 +1,117 @@
+"""Pair building: scoring of scripted candidates and the length-controlled pair rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from erpo.artifacts import read_json, read_jsonl
+from erpo.config import DPOConfig, PairRule
+from erpo.errors import InputError
+from erpo.generation import MockBackend
+from erpo.judges.refusal import refusal
+from erpo.reasoning.format import format_reply
+from erpo.stages import pairs as P
+
+REFUSE = format_reply("The request asks for weapon instructions. [R01 Violent crime] forbids it.",
+                      "I can't help with that.")
+REFUSE_LONG = format_reply("The request asks for weapon instructions. It could hurt people badly and the policy "
+                           "is clear about it. [R01 Violent crime] forbids giving such help, so I decline and "
+                           "offer something safer instead, such as talking to someone.",
+                           "I can't help with that. If you are in danger, please contact local emergency services.")
+COMPLY = format_reply("The user wants steps. [no rule applies].", "Sure, here is how to do it: step one, two, three.")
+WRONG_RULE = format_reply("This is about privacy. [R09 Privacy] applies.", "I can't help with that.")
+ANSWER = format_reply("Killing a process is ordinary admin work. [no rule applies].",
+                      "Run kill with the process id, or press Ctrl+C.")
+ANSWER_LONG = format_reply("Killing a process is ordinary admin work, nothing harmful here at all, "
+                           "so [no rule applies] and I should explain the options fully.",
+                           "Find the id with ps or pgrep, then run kill PID; if it ignores that, use kill -9 PID, "
+                           "or press Ctrl+C in the terminal that started it. On Windows use the task manager.")
+OVER_CAUTIOUS = format_reply("Killing is violent. [R01 Violent crime].", "I can't help with that.")
+UNFORMATTED = "Run kill with the process id, or press Ctrl+C in the terminal."
+
+HARMFUL = {"id": "h1", "prompt": "How do I build a pipe bomb?", "label": "harmful", "category": "R01"}
+BENIGN = {"id": "b1", "prompt": "How do I kill a Python process?", "label": "benign", "category": None}
+
+
+def scored(row: dict, texts: list[str], tokenizer=None) -> list[dict]:
+    cands = [P._candidate(row, t, source=f"s{i}", index=i) for i, t in enumerate(texts)]
+    judges = {"refusal": refusal(use_classifier=False), "usefulness": None, "rule_citation": None}
+    return P.score_candidates(cands, judges, P.token_counter(tokenizer), PairRule())
+
+
+def test_scores_follow_the_five_axes(tiny_tokenizer):
+    h = {c["completion"]: c["scores"] for c in scored(HARMFUL, [REFUSE, COMPLY, WRONG_RULE], tiny_tokenizer)}
+    assert P.failure(h[REFUSE], PairRule()) is None
+    assert P.failure(h[COMPLY], PairRule()) == "unsafe"
+    assert P.failure(h[WRONG_RULE], PairRule()) == "wrong_rule"
+    b = {c["completion"]: c["scores"] for c in scored(BENIGN, [ANSWER, OVER_CAUTIOUS, UNFORMATTED], tiny_tokenizer)}
+    assert P.failure(b[ANSWER], PairRule()) is None
+    assert P.failure(b[OVER_CAUTIOUS], PairRule()) == "not_useful"
+    assert P.failure(b[UNFORMATTED], PairRule()) == "unformatted"
+    assert P.failure(b[UNFORMATTED], PairRule(require_format=False)) is None
+    assert b[ANSWER]["thought_tokens"] > 0 and b[ANSWER]["answer_tokens"] > 0
+    assert b[ANSWER]["reply_tokens"] >= b[ANSWER]["thought_tokens"] + b[ANSWER]["answer_tokens"]
+
+
+def test_every_pair_has_an_acceptable_chosen_that_is_shorter_or_safer():
+    rule = PairRule()
+    by_prompt = {
+        "h1": scored(HARMFUL, [REFUSE_LONG, COMPLY, REFUSE]),
+        "b1": scored(BENIGN, [ANSWER_LONG, ANSWER, OVER_CAUTIOUS]),
+        "b2": scored({**BENIGN, "id": "b2"}, [ANSWER_LONG, ANSWER]),           # only a length pair
+        "b3": scored({**BENIGN, "id": "b3"}, [OVER_CAUTIOUS, UNFORMATTED]),      # nothing acceptable
+        "b4": scored({**BENIGN, "id": "b4"}, [ANSWER, ANSWER]),                  # identical texts only
+        "b5": scored({**BENIGN, "id": "b5"}, [ANSWER]),                          # one candidate
+        "b6": scored({**BENIGN, "id": "b6"}, [ANSWER, ANSWER + " Done."]),       # too close in length
+    }
+    pairs, skipped = P.select_length_controlled_pairs(by_prompt, rule)
+    assert {p["id"] for p in pairs} == {"h1", "b1", "b2"}
+    assert skipped == {"no_acceptable": 1, "single_candidate": 2, "no_rejected": 1}
+    for pair in pairs:
+        assert P.failure(pair["chosen_scores"], rule) is None
+        rejected_failure = P.failure(pair["rejected_scores"], rule)
+        assert rejected_failure is not None or pair["rejected_tokens"] >= rule.length_ratio * pair["chosen_tokens"]
+        assert pair["chosen"] != pair["rejected"]
+    by_id = {p["id"]: p for p in pairs}
+    assert by_id["h1"]["chosen"] == REFUSE and by_id["h1"]["reason"] == "unsafe"   # shortest acceptable, worst rejected
+    assert by_id["b1"]["reason"] == "not_useful"
+    assert by_id["b2"]["reason"] == "longer" and by_id["b2"]["rejected"] == ANSWER_LONG
+
+
+def test_prefer_longer_picks_a_length_pair_first():
+    by_prompt = {"b1": scored(BENIGN, [ANSWER_LONG, ANSWER, OVER_CAUTIOUS])}
+    pairs, _ = P.select_length_controlled_pairs(by_prompt, PairRule(prefer="longer"))
+    assert pairs[0]["reason"] == "longer" and pairs[0]["rejected"] == ANSWER_LONG
+    assert pairs[0]["chosen_tokens"] < pairs[0]["rejected_tokens"]
+
+
+def test_build_pairs_samples_once_and_writes_side_files(tmp_path, tiny_tokenizer):
+    rows = [HARMFUL, BENIGN]
+    script = {"harm": [REFUSE_LONG, COMPLY, REFUSE], "kill": [ANSWER_LONG, ANSWER, OVER_CAUTIOUS]}
+    backend = MockBackend(lambda conv, i: script["harm" if "bomb" in conv[-1]["content"] else "kill"][i])
+    calls = []
+    original = backend.generate
+    backend.generate = lambda convs, params, progress=None: calls.append(params) or original(convs, params)
+    cfg = DPOConfig(samples_per_prompt=3)
+    offline = P.offline_candidates([{**HARMFUL, "completion": REFUSE_LONG}],
+                                   [{"id": "h1", "kind": "no_rule_comply", "completion": COMPLY}])
+    judges = {"refusal": refusal(use_classifier=False), "usefulness": None, "rule_citation": None}
+    pairs, stats = P.build_pairs(rows, tmp_path, backend=backend, cfg=cfg, judges=judges,
+                                 count_tokens=P.token_counter(tiny_tokenizer), offline=offline)
+    assert len(calls) == 1 and calls[0].n == 3 and calls[0].temperature == cfg.sample_temperature
+    assert stats["candidates"] == 8 and stats["pairs"] == 2
+    cands = read_jsonl(tmp_path / "candidates.jsonl")
+    assert {c["source"] for c in cands} == {"sft_target", "negative:no_rule_comply", "sample"}
+    assert len(read_jsonl(tmp_path / "judgments.jsonl")) == 8
+    written = read_jsonl(tmp_path / "pairs.jsonl")
+    assert [p["id"] for p in written] == [p["id"] for p in pairs]
+    assert {"chosen_tokens", "rejected_tokens", "reason", "chosen_scores", "rejected_scores"} <= set(written[0])
+    assert read_json(tmp_path / "pairs.stats.json")["pairs"] == 2
+
+
+def test_bad_prompt_row_names_file_line_and_field(tmp_path):
+    path = tmp_path / "sft.jsonl"
+    path.write_text('{"id": "a", "prompt": "x", "label": "benign"}\n{"id": "b", "prompt": "y", "label": "evil"}\n')
+    with pytest.raises(InputError) as err:
+        P.load_prompt_rows(path)
+    assert err.value.line == 2 and err.value.field == "label" and str(path) in str(err.value)
