@@ -1,0 +1,37 @@
+"""Prompt data: the lazy `DATASETS` registry, `load_source`, and leakage-free `load_prompts`.
+
+Sources: `harmbench`, `advbench`, `donotanswer` (harmful), `overrefusal` (benign but edgy),
+`benign-generated` (seeded generator, incl. contrast prompts), `user-file` (JSONL/CSV) and `hub`
+(`datasets.load_dataset`, needs internet). Every source returns `PromptRecord`s.
+"""
+
+from __future__ import annotations
+
+from erpo.data.records import PromptRecord
+from erpo.registry import Registry
+
+DATASETS = Registry("dataset")
+DATASETS.add("harmbench", "erpo.data.sources:load_harmbench")
+DATASETS.add("advbench", "erpo.data.sources:load_advbench")
+DATASETS.add("donotanswer", "erpo.data.sources:load_donotanswer")
+DATASETS.add("overrefusal", "erpo.data.sources:load_overrefusal")
+DATASETS.add("benign-generated", "erpo.data.sources:load_benign_generated")
+DATASETS.add("user-file", "erpo.data.sources:load_user_file")
+DATASETS.add("hub", "erpo.data.sources:load_hub")
+
+# Sources that work offline with no arguments (listed by `erpo data list`).
+OFFLINE_SOURCES = ["harmbench", "advbench", "donotanswer", "overrefusal", "benign-generated"]
+
+
+def load_source(name: str, **kwargs) -> list[PromptRecord]:
+    """Records of one registered source, in the source's order, with `split=None`."""
+    return DATASETS.get(name)(**kwargs)
+
+
+def load_prompts(sources, *, eval_fraction: float = 0.3, seed: int = 0) -> list[PromptRecord]:
+    """Records of several sources, deduplicated, each with a deterministic train/eval split."""
+    from erpo.data.splits import load_prompts as _load_prompts
+    return _load_prompts(sources, eval_fraction=eval_fraction, seed=seed)
+
+
+__all__ = ["DATASETS", "OFFLINE_SOURCES", "PromptRecord", "load_prompts", "load_source"]
