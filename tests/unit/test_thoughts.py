@@ -124,3 +124,38 @@ def test_negatives_have_declared_kinds(policy):
             assert cited_rules(n["thought"]) and is_refusal(n["answer"])
     assert {n["id"] for n in negs if n["kind"] == "over_cautious"} == {"b1-neg0", "b1-neg1"}
     assert "R01" in negs[-2]["thought"] or "R01" in negs[-1]["thought"]
+
+
+def test_build_stage1_data_writes_every_file(tmp_path, policy):
+    """The whole data stage on policy-example prompts with a mock teacher (no model, no datasets)."""
+    from erpo.artifacts import read_json, read_jsonl
+    from erpo.config import RunConfig
+    from erpo.data.records import PromptRecord
+    from erpo.generation import get_backend
+    from erpo.reasoning.classifier import RiskClassifier
+    from erpo.stages.build_data import build_stage1_data
+    records = [PromptRecord(id=f"h{i}-{j}", prompt=ex, label="harmful", source="policy", category=r.id,
+                            split="train" if j < 5 else "eval")
+               for i, r in enumerate(policy.rules) for j, ex in enumerate(r.examples)]
+    benign = BENIGN + ["How do I bake bread?", "What is a prime number?", "Name three planets.", "How do I tie a tie?"]
+    records += [PromptRecord(id=f"b{i}", prompt=p, label="benign", source="gen", split="train" if i < 7 else "eval",
+                             meta={"contrast": i == 0}) for i, p in enumerate(benign)]
+    teacher = get_backend("mock", replies=["Here is a clear and helpful answer to your question, step by step.",
+                                           "I'm sorry, I can't help with that."])
+    config = RunConfig(name="r", output_dir=str(tmp_path), data={"train_harmful": 6, "train_benign": 6})
+    stats = build_stage1_data(config, records=records, teacher=teacher, classifier=RiskClassifier(cache=False))
+    out = tmp_path / "r" / "01_data"
+    sft = read_jsonl(out / "sft.jsonl")
+    assert len(read_jsonl(out / "prompts.jsonl")) == 12 and len(read_jsonl(out / "classified.jsonl")) == 12
+    assert stats["sft_harmful"] == 6 and stats["sft_benign"] == 3 and stats["benign_answer_rejected_refusal"] == 3
+    for row in sft:
+        parsed = split_reply(row["completion"])
+        assert parsed.has_format and row["messages"][1]["content"] == row["completion"]
+        if row["label"] == "harmful":
+            assert cited_rules(row["thought"]) == [row["category"]]
+        else:
+            assert states_no_rule(row["thought"]) and row["category"] == NONE
+    assert {n["kind"] for n in read_jsonl(out / "negatives.jsonl")} == {"wrong_rule", "no_rule_comply", "over_cautious"}
+    report = read_json(out / "classifier_report.json")
+    assert report["n"] > 0 and "confusion" in report
+    assert not {r.id for r in records if r.split == "eval"} & {row["id"] for row in sft}
