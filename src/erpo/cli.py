@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "erpo.commands.sft",
     "erpo.commands.run",
     "erpo.commands.policy",
+    "erpo.commands.data",
     "erpo.commands.serve",
     "erpo.commands.chat",
 ]

@@ -70,9 +70,17 @@ def _keyword_patterns() -> dict[str, re.Pattern]:
     patterns = {}
     for rule in load_policy_file("default").rules:
         if rule.keywords:
-            words = "|".join(re.escape(k.lower()) for k in rule.keywords)
+            words = "|".join(_keyword_regex(k) for k in rule.keywords)
             patterns[rule.id] = re.compile(rf"\b(?:{words})", re.IGNORECASE)
     return patterns
+
+
+def _keyword_regex(keyword: str) -> str:
+    """`stem*` matches any word starting with stem; other keywords match whole words (plural ok)."""
+    keyword = keyword.lower()
+    if keyword.endswith("*"):
+        return re.escape(keyword[:-1])
+    return re.escape(keyword) + r"(?:s|es)?\b"
 
 
 def keyword_rule(text: str) -> str | None:
