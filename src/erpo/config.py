@@ -22,8 +22,12 @@ class Section(BaseModel):
 
 class DataConfig(Section):
     """Which prompts feed training and evaluation, and how they are split."""
-    harmful_sources: list[str] = Field(["harmbench", "advbench", "donotanswer"], description="harmful prompt sources (registry names)")
-    benign_sources: list[str] = Field(["benign-generated"], description="benign prompt sources (registry names)")
+    harmful_sources: list[str | dict[str, Any]] = Field(
+        ["harmbench", "advbench", "donotanswer"],
+        description="harmful prompt sources: registry names, or {name: user-file, path: ..., label: harmful}")
+    benign_sources: list[str | dict[str, Any]] = Field(
+        ["benign-generated"],
+        description="benign prompt sources: registry names, or {name: benign-generated, n: 2000, seed: 1}")
     train_harmful: int = Field(200, description="harmful prompts used for training")
     train_benign: int = Field(200, description="benign prompts used for training")
     eval_size: int = Field(100, description="prompts per evaluation suite (held out)")
