@@ -246,6 +246,7 @@ def print_report(report: dict, console: Any = None) -> None:
 
 def get_risk_classifier(name: str, policy: Any = None, **kwargs: Any) -> Any:
     if name == "embedding":
+        kwargs.pop("backend", None)     # the embedding classifier needs no generation backend
         return RiskClassifier(**kwargs)
     if name == "llm":
         return LLMRiskClassifier(policy, kwargs["backend"])
