@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import logging
 import re
 import time
 import uuid
@@ -33,6 +34,7 @@ from erpo.serve.config import ServeConfig
 from erpo.serve.schemas import ApiError, ChatCompletionRequest, parse_request, validation_error
 
 _WORDS = re.compile(r"\s*\S+\s*|\s+")
+log = logging.getLogger("uvicorn.error")   # uvicorn configures this logger: our lines share its format
 
 
 def create_app(config: ServeConfig, backend: Any) -> FastAPI:
@@ -47,6 +49,8 @@ def create_app(config: ServeConfig, backend: Any) -> FastAPI:
             yield
         finally:   # uvicorn runs this after SIGTERM/SIGINT once in-flight requests are done
             await asyncio.get_running_loop().run_in_executor(None, worker.stop)
+            log.info("erpo serve: batch worker stopped after %d requests in %d generate calls",
+                     worker.requests_served, worker.generate_calls)
 
     app = FastAPI(title="erpo serve", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.config, app.state.worker, app.state.started = config, worker, int(time.time())
