@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "erpo.commands.data",
     "erpo.commands.serve",
     "erpo.commands.chat",
+    "erpo.commands.eval", "erpo.commands.report", "erpo.commands.judge_check",
 ]
 
 

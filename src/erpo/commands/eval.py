@@ -1,0 +1,110 @@
+"""`erpo eval MODEL`: run evaluation suites on a model and print the headline numbers."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="evaluate a model: harmful, jailbreak, over-refusal and benign suites",
+                       description="Outputs go to RUN_DIR/eval/<name>/<suite>/<attack>/ (completions, "
+                                   "judgments.<judge>.jsonl, metrics.json). Saved completions are reused.")
+    p.add_argument("model", help="embedded alias (smollm2-135m), model dir, hub id, RUN_DIR:stage "
+                                 "(sft, dpo, iter_NN, final) or openai:<model-name> with --base-url")
+    p.add_argument("--suite", default=None, help="comma-separated: harmful,jailbreak,overrefusal,benign,file")
+    p.add_argument("--attacks", default=None, help="comma-separated attacks for the jailbreak suite "
+                                                   "(see `erpo eval --list-attacks`)")
+    p.add_argument("--judges", default=None, help="comma-separated judges (default: refusal,length,rule_citation,usefulness)")
+    p.add_argument("--limit", type=int, default=None, help="prompts per suite")
+    p.add_argument("--run-dir", default=None, help="run directory (default: the RUN_DIR of RUN_DIR:stage, else runs/eval)")
+    p.add_argument("--name", default=None, help="label of this model under eval/ (default: derived from MODEL)")
+    p.add_argument("--data", default=None, help="prompt file (JSONL/CSV) for the file suite")
+    p.add_argument("--prompt-field", default="prompt", help="prompt field of --data rows")
+    p.add_argument("--label", default=None, choices=("harmful", "benign"), help="label of every --data prompt")
+    p.add_argument("--label-field", default=None, help="per-row label field of --data (instead of --label)")
+    p.add_argument("--backend", default=None, help="generation backend: hf, vllm, openai, mock")
+    p.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (with openai:<model>)")
+    p.add_argument("--max-new-tokens", type=int, default=None, help="max tokens per reply")
+    p.add_argument("--dtype", default="auto", choices=("auto", "bf16", "fp16", "fp32"), help="compute dtype")
+    p.add_argument("--rejudge", action="store_true", help="re-score saved completions (no generation)")
+    p.add_argument("--config", default=None, help="YAML run config (its eval: and data: sections are used)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override, e.g. eval.seed=1")
+    p.add_argument("--list-attacks", action="store_true", help="print the registered attacks and exit")
+    p.set_defaults(func=_run)
+
+
+def _csv(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _eval_config(args: argparse.Namespace):
+    from erpo.config import load_config
+    config = load_config(args.config, args.set)
+    ev = config.eval
+    for field, value in (("suites", _csv(args.suite)), ("attacks", _csv(args.attacks)), ("judges", _csv(args.judges)),
+                         ("limit", args.limit), ("backend", args.backend), ("base_url", args.base_url),
+                         ("max_new_tokens", args.max_new_tokens)):
+        if value is not None:
+            setattr(ev, field, value)
+    if args.model.startswith("openai:") and args.backend is None:
+        ev.backend = "openai"
+    if args.data and "file" not in ev.suites and args.suite is None:
+        ev.suites = ["file"]
+    return config
+
+
+def _run(args: argparse.Namespace) -> int:
+    from erpo.attacks import ATTACKS
+    if args.list_attacks:
+        print("\n".join(ATTACKS.names()))
+        return 0
+    from erpo.stages.evaluate import evaluate_model
+    config = _eval_config(args)
+    run_dir = Path(args.run_dir) if args.run_dir else _run_dir_of(args.model)
+    data_file = None
+    if args.data:
+        data_file = {"path": args.data, "prompt_field": args.prompt_field, "label": args.label,
+                     "label_field": args.label_field}
+    start = time.perf_counter()
+    evaluate_model(args.model, config.eval.suites, run_dir / "eval", config.eval, label=args.name,
+                   dtype=args.dtype, data_config=config.data,
+                   rejudge=args.rejudge, data_file=data_file, policy=config.policy)
+    print_eval_table(run_dir / "eval", time.perf_counter() - start)
+    return 0
+
+
+def _run_dir_of(model: str) -> Path:
+    head, sep, _ = model.rpartition(":")
+    return Path(head) if sep and head and Path(head).is_dir() else Path("runs") / "eval"
+
+
+def print_eval_table(eval_root: Path, seconds: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from erpo.metrics import summarize_eval
+    table = Table(title=f"evaluation ({seconds:.0f} s) — {eval_root}")
+    cols = ("model", "harmful refusal", "jailbreak ASR", "over-refusal", "benign answered", "rule citation",
+            "format", "mean tokens", "latency s")
+    for col in cols:
+        table.add_column(col, justify="left" if col == "model" else "right")
+    for r in summarize_eval(eval_root):
+        table.add_row(r["model"], _pct(r["harmful_refusal"]), _pct(r["attack_success"]), _pct(r["over_refusal"]),
+                      _pct(r["benign_answered"]), _pct(r["rule_citation"]), _pct(r["format_rate"]),
+                      _num(r["mean_tokens"]), _num(r["latency_s"], 2))
+    console = Console()
+    console.print(table)
+    for r in summarize_eval(eval_root):
+        if r["attack_success_by_attack"]:
+            console.print(f"{r['model']}: ASR by attack " + ", ".join(
+                f"{a} {_pct(v)}" for a, v in r["attack_success_by_attack"].items()))
+
+
+def _pct(x) -> str:
+    return "—" if x is None else f"{100 * x:.1f}%"
+
+
+def _num(x, digits: int = 0) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"

@@ -1,0 +1,210 @@
+"""Report stage: `report.md` + a self-contained `report.html` from a run's evaluation files.
+
+Reads `eval/<model>/<suite>/<attack>/{metrics.json, completions.jsonl, judgments.refusal.jsonl}`
+and, when present, `04_iterate/metrics.jsonl` (one row per stage-3 round). Plots are drawn with
+matplotlib (Agg backend, no display) and embedded in the HTML as base64 PNGs, so the file can be
+mailed or opened offline; the Markdown links the same PNGs, saved under `report_files/`.
+Every text taken from model outputs is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+from typing import Any
+
+from erpo.artifacts import read_jsonl, write_text
+from erpo.metrics import load_model_metrics, stage_order, summarize_eval
+
+COLUMNS = (("model", "model"), ("harmful_refusal", "harmful refusal"), ("attack_success", "jailbreak ASR"),
+           ("over_refusal", "over-refusal"), ("benign_answered", "benign answered"),
+           ("rule_citation", "rule citation"), ("format_rate", "format"), ("mean_thought_tokens", "thought tok"),
+           ("mean_answer_tokens", "answer tok"), ("mean_tokens", "total tok"), ("latency_s", "latency s"))
+PERCENT = {"harmful_refusal", "attack_success", "over_refusal", "benign_answered", "rule_citation", "format_rate"}
+
+
+def _fmt(key: str, value: Any) -> str:
+    if value is None:
+        return "—"
+    if key in PERCENT:
+        return f"{100 * value:.1f}%"
+    return f"{value:.2f}" if isinstance(value, float) and key == "latency_s" else (
+        f"{value:.0f}" if isinstance(value, float) else str(value))
+
+
+def iterate_rows(run_dir: Path) -> list[dict]:
+    """Per-round rows of stage 3 (round 0 = the stage-2 model), flattened to refusal/tokens."""
+    path = run_dir / "04_iterate" / "metrics.jsonl"
+    rows = []
+    for row in read_jsonl(path) if path.exists() else []:
+        flat = {**row, **(row.get("metrics") or {})}
+        tokens = next((flat[k] for k in ("mean_reply_tokens", "mean_tokens", "mean_total_tokens") if flat.get(k) is not None), None)
+        if flat.get("harmful_refusal") is not None and tokens is not None:
+            rows.append({"round": flat.get("round"), "harmful_refusal": flat["harmful_refusal"], "mean_tokens": tokens,
+                         "accepted": flat.get("accepted", True)})
+    return rows
+
+
+# --- plots ------------------------------------------------------------------------------------
+
+def _figure(width: float = 7.0, height: float = 4.2):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(width, height), dpi=110)
+    ax.grid(alpha=0.3)
+    return fig, ax
+
+
+def _png(fig) -> bytes:
+    import matplotlib.pyplot as plt
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def plot_safety_vs_tokens(rows: list[dict], rounds: list[dict]) -> bytes | None:
+    points = [r for r in rows if r["harmful_refusal"] is not None and r["mean_tokens"] is not None]
+    if not points and not rounds:
+        return None
+    fig, ax = _figure()
+    for r in points:
+        ax.scatter(r["mean_tokens"], 100 * r["harmful_refusal"], s=60, zorder=3)
+        ax.annotate(r["model"], (r["mean_tokens"], 100 * r["harmful_refusal"]), textcoords="offset points",
+                    xytext=(6, 4), fontsize=9)
+    if rounds:
+        ax.plot([r["mean_tokens"] for r in rounds], [100 * r["harmful_refusal"] for r in rounds], "--o",
+                color="gray", alpha=0.8, label="stage-3 rounds (guard set)")
+        for r in rounds:
+            ax.annotate(f"r{r['round']}", (r["mean_tokens"], 100 * r["harmful_refusal"]), fontsize=8,
+                        textcoords="offset points", xytext=(4, -10), color="gray")
+        ax.legend(fontsize=8, loc="lower right")
+    ax.set_xlabel("mean reply tokens (thought + answer)")
+    ax.set_ylabel("refusal rate on harmful prompts (%)")
+    ax.set_ylim(-5, 105)
+    ax.set_title("Safety vs. length, per evaluated model")
+    return _png(fig)
+
+
+def _grouped_bars(groups: list[str], series: dict[str, list[float | None]], title: str, ylabel: str) -> bytes | None:
+    import numpy as np
+    if not groups or not series:
+        return None
+    fig, ax = _figure(width=max(7.0, 0.9 * len(groups) * max(1, len(series)) ** 0.5 + 2), height=4.4)
+    width = 0.8 / len(series)
+    x = np.arange(len(groups))
+    for i, (name, values) in enumerate(series.items()):
+        ax.bar(x + i * width - 0.4 + width / 2, [100 * (v or 0) for v in values], width, label=name)
+    ax.set_xticks(x)
+    ax.set_xticklabels(groups, rotation=30, ha="right", fontsize=9)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 105)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def plot_attack_success(rows: list[dict]) -> bytes | None:
+    attacks = sorted({a for r in rows for a in r["attack_success_by_attack"]})
+    series = {r["model"]: [r["attack_success_by_attack"].get(a) for a in attacks]
+              for r in rows if r["attack_success_by_attack"]}
+    return _grouped_bars(attacks, series, "Attack success rate (harmful prompts not refused)", "ASR (%)")
+
+
+def plot_category_refusal(per_model: dict[str, dict]) -> bytes | None:
+    cats_by_model = {m: (s.get("harmful", {}).get("none") or {}).get("by_category") or {} for m, s in per_model.items()}
+    cats = sorted({c for cats in cats_by_model.values() for c in cats})
+    series = {m: [(cats.get(c) or {}).get("value") for c in cats] for m, cats in cats_by_model.items() if cats}
+    return _grouped_bars(cats, series, "Refusal rate on harmful prompts, by policy category", "refusal (%)")
+
+
+# --- sample replies ---------------------------------------------------------------------------
+
+def sample_replies(model_dir: Path, per_suite: int) -> list[dict]:
+    """The first few replies of each suite/attack, with the refusal judge's verdict."""
+    samples = []
+    for folder in sorted(p.parent for p in model_dir.glob("*/*/completions.jsonl")):
+        verdicts = {}
+        if (folder / "judgments.refusal.jsonl").exists():
+            verdicts = {j["id"]: j["label"] for j in read_jsonl(folder / "judgments.refusal.jsonl")}
+        for row in read_jsonl(folder / "completions.jsonl")[:per_suite]:
+            samples.append({"where": f"{folder.parent.name}/{folder.name}", "prompt": row["attacked_prompt"],
+                            "thought": row.get("thought", ""), "answer": row.get("answer", ""),
+                            "verdict": verdicts.get(row["id"], "?"), "label": row["label"]})
+    return samples
+
+
+# --- the report -------------------------------------------------------------------------------
+
+def write_report(run_dir: str | Path, *, samples: int = 3) -> list[Path]:
+    """Write `report.md`, `report.html` and `report_files/*.png`; returns the two report paths."""
+    run_dir = Path(run_dir)
+    eval_root = run_dir / "eval"
+    rows = summarize_eval(eval_root)
+    labels = [r["model"] for r in rows]
+    per_model = {m: load_model_metrics(eval_root / m) for m in labels}
+    plots = {
+        "safety_vs_tokens": plot_safety_vs_tokens(rows, iterate_rows(run_dir)),
+        "attack_success": plot_attack_success(rows),
+        "category_refusal": plot_category_refusal(per_model),
+    }
+    plots = {k: v for k, v in plots.items() if v}
+    for name, png in plots.items():
+        out = run_dir / "report_files" / f"{name}.png"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(png)
+    replies = {m: sample_replies(eval_root / m, samples) for m in labels}
+    md = write_text(run_dir / "report.md", _markdown(run_dir, rows, plots, replies))
+    page = write_text(run_dir / "report.html", _html(run_dir, rows, plots, replies))
+    return [md, page]
+
+
+def _markdown(run_dir: Path, rows: list[dict], plots: dict, replies: dict) -> str:
+    lines = [f"# ERPO report — {run_dir.name}", ""]
+    if not rows:
+        lines += ["No evaluation results yet (run `erpo eval` or `erpo run`).", ""]
+    lines += ["| " + " | ".join(h for _, h in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(_fmt(k, r.get(k)) for k, _ in COLUMNS) + " |" for r in rows]
+    lines += ["", "Rates are point estimates; `eval/<model>/<suite>/<attack>/metrics.json` has 95% bootstrap CIs.", ""]
+    lines += [f"![{name}](report_files/{name}.png)" for name in plots]
+    for model, samples in replies.items():
+        lines += ["", f"## Sample replies — {model}", ""]
+        for s in samples:
+            lines += [f"**{s['where']}** ({s['label']}, judged {s['verdict']})", "",
+                      "> " + s["prompt"][:400].replace("\n", "\n> "), ""]
+            if s["thought"]:
+                lines += ["*Thought:* " + s["thought"][:600].replace("\n", " "), ""]
+            lines += ["*Answer:* " + (s["answer"][:600].replace("\n", " ") or "(empty)"), ""]
+    return "\n".join(lines) + "\n"
+
+
+CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
+table{border-collapse:collapse;font-size:14px}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
+td:first-child,th:first-child{text-align:left}img{max-width:100%;margin:1em 0}
+.reply{border-left:4px solid #ccc;padding:4px 12px;margin:12px 0}.refusal{border-color:#2a7}.compliance{border-color:#d54}
+.thought{color:#666;font-style:italic;white-space:pre-wrap}.answer,.prompt{white-space:pre-wrap}.prompt{color:#225}"""
+
+
+def _html(run_dir: Path, rows: list[dict], plots: dict, replies: dict) -> str:
+    esc = html.escape
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>ERPO report — {esc(run_dir.name)}</title>",
+             f"<style>{CSS}</style></head><body><h1>ERPO report — {esc(run_dir.name)}</h1>"]
+    parts.append("<table><tr>" + "".join(f"<th>{esc(h)}</th>" for _, h in COLUMNS) + "</tr>")
+    parts += ["<tr>" + "".join(f"<td>{esc(_fmt(k, r.get(k)))}</td>" for k, _ in COLUMNS) + "</tr>" for r in rows]
+    parts.append("</table><p>95% bootstrap CIs are in <code>eval/&lt;model&gt;/&lt;suite&gt;/&lt;attack&gt;/metrics.json</code>.</p>")
+    for name, png in plots.items():
+        data = base64.b64encode(png).decode("ascii")
+        parts.append(f"<img alt='{esc(name)}' src='data:image/png;base64,{data}'>")
+    for model, samples in replies.items():
+        parts.append(f"<h2>Sample replies — {esc(model)}</h2>")
+        for s in samples:
+            parts.append(f"<div class='reply {esc(s['verdict'])}'><b>{esc(s['where'])}</b> ({esc(s['label'])}, "
+                         f"judged {esc(s['verdict'])})<div class='prompt'>{esc(s['prompt'][:600])}</div>"
+                         + (f"<div class='thought'>{esc(s['thought'][:1200])}</div>" if s["thought"] else "")
+                         + f"<div class='answer'>{esc(s['answer'][:1200] or '(empty)')}</div></div>")
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
