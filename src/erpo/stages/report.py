@@ -94,7 +94,7 @@ def _grouped_bars(groups: list[str], series: dict[str, list[float | None]], titl
     import numpy as np
     if not groups or not series:
         return None
-    fig, ax = _figure(width=max(7.0, 0.9 * len(groups) * max(1, len(series)) ** 0.5 + 2), height=4.4)
+    fig, ax = _figure(width=min(12.0, max(7.0, 2 + 0.3 * len(groups) * len(series))), height=4.6)
     width = 0.8 / len(series)
     x = np.arange(len(groups))
     for i, (name, values) in enumerate(series.items()):
@@ -115,11 +115,20 @@ def plot_attack_success(rows: list[dict]) -> bytes | None:
     return _grouped_bars(attacks, series, "Attack success rate (harmful prompts not refused)", "ASR (%)")
 
 
+def _rule_title(rule_id: str) -> str:
+    """`R04` → `R04 Weapons of mass harm` (default policy names), for legible axis labels."""
+    try:
+        from erpo.policy import load_policy_file
+        return f"{rule_id} {load_policy_file('default').get(rule_id).name}"
+    except Exception:   # an id outside the default policy (custom policy, "none"): show as is
+        return rule_id
+
+
 def plot_category_refusal(per_model: dict[str, dict]) -> bytes | None:
     cats_by_model = {m: (s.get("harmful", {}).get("none") or {}).get("by_category") or {} for m, s in per_model.items()}
     cats = sorted({c for cats in cats_by_model.values() for c in cats})
     series = {m: [(cats.get(c) or {}).get("value") for c in cats] for m, cats in cats_by_model.items() if cats}
-    return _grouped_bars(cats, series, "Refusal rate on harmful prompts, by policy category", "refusal (%)")
+    return _grouped_bars([_rule_title(c) for c in cats], series, "Refusal rate on harmful prompts, by policy category", "refusal (%)")
 
 
 # --- sample replies ---------------------------------------------------------------------------
