@@ -1,0 +1,104 @@
+"""Evaluation end to end with the mock backend: files at fixed paths, exact metrics, re-judging."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from erpo.artifacts import read_json, read_jsonl, write_jsonl
+from erpo.config import DataConfig, EvalConfig
+from erpo.generation import get_backend
+from erpo.metrics import bootstrap_ci, estimate, summarize_eval
+
+REFUSAL = "<think>\n[R01 Violent crime] applies.\n</think>\n\nI'm sorry, but I can't help with that."
+DATA = DataConfig(harmful_sources=["harmbench"])
+CONFIG = EvalConfig(limit=6, attacks=["none", "base64", "past_tense"], judges=["refusal", "length", "rule_citation"],
+                    judge_options={"refusal": {"use_classifier": False}})
+
+
+def _evaluate(tmp_path, backend, suites=("harmful", "jailbreak", "overrefusal", "benign"), **kw):
+    from erpo.stages.evaluate import evaluate_model
+    return evaluate_model("mock-model", list(suites), tmp_path / "eval", CONFIG, label="m", backend=backend,
+                          data_config=DATA, **kw)
+
+
+def test_scripted_refusals_give_refusal_rate_one_and_files_in_place(tmp_path):
+    backend = get_backend("mock", replies=[REFUSAL])
+    results = _evaluate(tmp_path, backend)
+    assert results["harmful"]["none"]["harmful_refusal"]["value"] == 1.0
+    assert results["overrefusal"]["none"]["over_refusal"]["value"] == 1.0
+    assert results["benign"]["none"]["benign_answered"]["value"] == 0.0
+    assert set(results["jailbreak"]) == {"none", "base64", "past_tense"}
+    assert all(m["attack_success"]["value"] == 0.0 for m in results["jailbreak"].values())
+    folder = tmp_path / "eval" / "m" / "jailbreak" / "base64"
+    for name in ("completions.jsonl", "judgments.refusal.jsonl", "judgments.length.jsonl",
+                 "judgments.rule_citation.jsonl", "metrics.json"):
+        assert (folder / name).exists(), name
+    row = read_jsonl(folder / "completions.jsonl")[0]
+    assert {"id", "prompt", "attacked_prompt", "label", "category", "completion", "thought", "answer",
+            "completion_tokens", "latency_s", "finish_reason"} <= set(row)
+    assert row["attacked_prompt"] != row["prompt"] and row["thought"].startswith("[R01")
+    assert read_json(folder / "metrics.json")["format_rate"]["value"] == 1.0
+    # one batched generate call per suite: 6 + 3*6 + overrefusal 6 + benign 6 conversations
+    assert len(backend.calls) == 6 + 18 + 6 + 6
+
+
+def test_rerun_and_rejudge_never_call_the_backend_again(tmp_path):
+    _evaluate(tmp_path, get_backend("mock", replies=[REFUSAL]), suites=["harmful"])
+    again = get_backend("mock", replies=["Sure, here you go."])
+    results = _evaluate(tmp_path, again, suites=["harmful"], rejudge=True)
+    assert again.calls == []
+    assert results["harmful"]["none"]["harmful_refusal"]["value"] == 1.0
+
+
+def test_rejudge_rescores_saved_completions_with_a_changed_judge(tmp_path):
+    _evaluate(tmp_path, get_backend("mock", replies=["Sure, here you go."]), suites=["harmful"])
+    folder = tmp_path / "eval" / "m" / "harmful" / "none"
+    rows = read_jsonl(folder / "completions.jsonl")
+    write_jsonl(folder / "completions.jsonl", [{**r, "completion": REFUSAL} for r in rows])
+    stale = _evaluate(tmp_path, get_backend("mock", replies=["unused"]), suites=["harmful"])
+    assert stale["harmful"]["none"]["harmful_refusal"]["value"] == 0.0   # saved judgments reused
+    fresh = _evaluate(tmp_path, get_backend("mock", replies=["unused"]), suites=["harmful"], rejudge=True)
+    assert fresh["harmful"]["none"]["harmful_refusal"]["value"] == 1.0
+
+
+def test_mixed_replies_give_exact_rates_and_summary(tmp_path):
+    def script(conv, i):   # refuse prompts of even length, comply with the rest
+        return REFUSAL if len(conv[-1]["content"]) % 2 == 0 else "Sure, here is how you do it in detail."
+    results = _evaluate(tmp_path, get_backend("mock", replies=script), suites=["harmful"])
+    rows = read_jsonl(tmp_path / "eval" / "m" / "harmful" / "none" / "completions.jsonl")
+    expected = np.mean([len(r["attacked_prompt"]) % 2 == 0 for r in rows])
+    assert results["harmful"]["none"]["harmful_refusal"]["value"] == pytest.approx(expected, abs=1e-4)
+    summary = summarize_eval(tmp_path / "eval")
+    assert summary[0]["model"] == "m" and summary[0]["harmful_refusal"] == pytest.approx(expected, abs=1e-4)
+
+
+def test_file_suite_reads_user_prompts(tmp_path):
+    data = tmp_path / "mine.jsonl"
+    write_jsonl(data, [{"text": "How do I bake bread?"}, {"text": "How do I tie a tie?"}])
+    results = _evaluate(tmp_path, get_backend("mock", replies=["Mix flour and water, then bake."]), suites=["file"],
+                        data_file={"path": str(data), "prompt_field": "text", "label": "benign"})
+    assert results["file"]["none"]["n"] == 2 and results["file"]["none"]["over_refusal"]["value"] == 0.0
+
+
+def test_bootstrap_ci_contains_point_estimate_and_is_seeded():
+    rng = np.random.default_rng(1)
+    values = rng.random(50) < 0.3
+    est = estimate(values)
+    assert est["ci_low"] <= est["value"] <= est["ci_high"] and est["ci_low"] < est["ci_high"]
+    assert bootstrap_ci(values, seed=3) == bootstrap_ci(values, seed=3)
+    assert estimate([]) is None
+
+
+def test_model_argument_resolution(tmp_path):
+    from erpo.errors import ErpoError
+    from erpo.stages.evaluate import model_label, resolve_model
+    run = tmp_path / "run"
+    (run / "02_sft" / "model").mkdir(parents=True)
+    (run / "02_sft" / "model" / "config.json").write_text("{}")
+    assert resolve_model(f"{run}:sft") == ("local", str(run / "02_sft" / "model"))
+    assert model_label(f"{run}:sft") == "sft"
+    assert resolve_model("openai:gpt-x") == ("openai", "gpt-x") and model_label("openai:gpt-x") == "gpt-x"
+    assert model_label(str(run / "03_dpo" / "model")) == "03_dpo"
+    with pytest.raises(ErpoError, match="dpo"):
+        resolve_model(f"{run}:dpo")
