@@ -126,6 +126,7 @@ def test_run_dpo_builds_pairs_trains_and_skips_when_done(tmp_path, tiny_model_di
     assert (model / "config.json").exists()
     pairs = read_jsonl(config.run_dir / "03_dpo" / "pairs.jsonl")
     assert len(pairs) == 4 and all(p["reason"] in ("unsafe", "not_useful") for p in pairs)
+    assert read_json(config.run_dir / "03_dpo" / "train_stats.json")["steps"] == 2
     assert read_json(config.run_dir / "manifest.json")["stages"]["dpo"]["steps"] == 2
     calls = len(backend.calls)
     D.run_dpo(config, backend=backend, judges=judges)      # finished: neither sampling nor training again

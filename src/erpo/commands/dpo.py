@@ -20,7 +20,8 @@ def _dpo(args: argparse.Namespace) -> int:
     from erpo.stages.dpo import run_dpo
     config = load_config(args.config, args.overrides)
     out = run_dpo(config)
-    record = read_json(config.run_dir / "manifest.json")["stages"].get("dpo", {})
+    stats_file = out.parent / "train_stats.json"
+    record = read_json(stats_file) if stats_file.exists() else {}
     if record:
         print(f"DPO: {record.get('pairs')} pairs, {record.get('steps')} steps, {record.get('train_seconds')} s, "
               f"loss {record.get('first_loss')} → {record.get('last_loss')}, reward margin {record.get('last_margin')}")

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from erpo.artifacts import Manifest, hash_obj, hash_path, read_jsonl
+from erpo.artifacts import Manifest, hash_obj, hash_path, read_jsonl, write_json
 from erpo.config import DPOConfig, RunConfig
 from erpo.errors import ErpoError, InputError
 
@@ -228,5 +228,6 @@ def run_dpo(config: RunConfig, run_dir: str | Path | None = None, *, backend: An
         print(f"DPO already done: {paths['model']}")
         return paths["model"]
     model_path, stats = train_dpo(paths["sft_model"], pairs, paths["dir"], config.dpo, dtype=config.dtype)
+    write_json(paths["dir"] / "train_stats.json", stats)   # survives the pipeline rewriting the manifest
     manifest.record(STAGE, config_hash, inputs_hash, **stats)
     return model_path
