@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from erpo.artifacts import hash_obj, hash_path
+from erpo.artifacts import atomic_path, hash_obj, hash_path
 from erpo.assets import asset_path, cache_dir
 from erpo.errors import InputError
 from erpo.judges.base import Judge, JudgeInput, Judgment, Target, judged_text
@@ -169,10 +169,8 @@ def load_classifier() -> Any:
     labels = load_refusal_labels()
     x = features([r.prompt for r in labels], [r.response for r in labels])
     clf = new_classifier().fit(x, np.array([r.refused for r in labels]))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    joblib.dump(clf, tmp)
-    tmp.replace(path)   # atomic: a reader never sees half a model
+    with atomic_path(path) as tmp:   # a concurrent reader never sees half a model
+        joblib.dump(clf, tmp)
     return clf
 
 
