@@ -65,7 +65,7 @@ def _add_routes(app: FastAPI) -> None:
     config: ServeConfig = app.state.config
     worker: BatchWorker = app.state.worker
 
-    @app.get("/health")
+    @app.get("/health")   # no API key on purpose: load balancers probe it, and it shows no content
     async def health() -> dict:
         return {"status": "ok" if worker.running else "stopping", "model": config.name(),
                 "pending": worker.pending(), "generate_calls": worker.generate_calls,
