@@ -134,7 +134,10 @@ class Manifest:
         return bool(rec) and rec.get("config_hash") == config_hash and rec.get("inputs_hash") == inputs_hash
 
     def record(self, stage: str, config_hash: str, inputs_hash: str, **extra: Any) -> None:
+        """Record `stage` as finished; details a stage wrote earlier (its own stats) are kept."""
+        self.reload()
         self.data["stages"][stage] = {
+            **self.data["stages"].get(stage, {}),
             "config_hash": config_hash,
             "inputs_hash": inputs_hash,
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
@@ -142,6 +145,12 @@ class Manifest:
         }
         write_json(self.path, self.data)
 
+    def reload(self) -> None:
+        """Re-read the file: stage functions record their own details while a pipeline runs."""
+        if self.path.exists():
+            self.data = read_json(self.path)
+
     def forget(self, stage: str) -> None:
+        self.reload()
         if self.data["stages"].pop(stage, None) is not None:
             write_json(self.path, self.data)

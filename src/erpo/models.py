@@ -107,6 +107,10 @@ def save_policy(model: Any, tokenizer: Any, out_dir: str | Path) -> Path:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     if hasattr(model, "merge_and_unload"):   # a PEFT model: fold the adapter into the weights
         model = model.merge_and_unload()
+    state = _distributed_state()
+    if state is not None and not state.is_main_process:
+        state.wait_for_everyone()            # under `accelerate launch`, rank 0 writes the one copy
+        return out_dir
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         model.save_pretrained(staging, safe_serialization=True)
@@ -117,7 +121,18 @@ def save_policy(model: Any, tokenizer: Any, out_dir: str | Path) -> Path:
     finally:
         if staging.exists():
             shutil.rmtree(staging)
+    if state is not None:
+        state.wait_for_everyone()
     return out_dir
+
+
+def _distributed_state() -> Any:
+    """accelerate's process state when several processes train together, else None."""
+    import torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized()):
+        return None
+    from accelerate import PartialState
+    return PartialState()
 
 
 def apply_lora(model: Any, *, r: int = 16, alpha: int = 32, dropout: float = 0.05,
