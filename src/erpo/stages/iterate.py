@@ -49,12 +49,19 @@ def round_dir(run_dir: str | Path, t: int) -> Path:
 
 # --- the guard --------------------------------------------------------------------------------
 
-def held_out_prompts(path: str | Path, per_label: int) -> list[dict]:
-    """The first `per_label` harmful and benign prompts of the eval split (deterministic)."""
+def held_out_prompts(path: str | Path, per_label: int, data: Any = None) -> list[dict]:
+    """The first `per_label` harmful and benign prompts of the eval split (deterministic).
+
+    Eval-split rows of `01_data/prompts.jsonl` when it has them; otherwise the eval split of the
+    configured data sources (`data`, a DataConfig), so the guard never sees a training prompt.
+    """
     path = Path(path)
-    if not path.exists():
-        raise InputError("no prompt list for the safety guard; run `erpo build-data` first", file=path)
-    rows = [r for r in read_jsonl(path) if r.get("split") == "eval"]
+    rows = [r for r in read_jsonl(path) if r.get("split") == "eval"] if path.exists() else []
+    if not rows and data is not None:
+        from erpo.data import load_prompts
+        sources = list(data.harmful_sources) + list(data.benign_sources)
+        rows = [r.model_dump() for r in load_prompts(sources, eval_fraction=data.eval_fraction, seed=data.seed)
+                if r.split == "eval" and not r.meta.get("contrast")]
     chosen = [r for label in ("harmful", "benign") for r in [x for x in rows if x.get("label") == label][:per_label]]
     if not any(r["label"] == "harmful" for r in chosen):
         raise InputError("no held-out harmful prompts (split == 'eval') for the safety guard", file=path)
@@ -196,7 +203,7 @@ def _context(config: RunConfig, run_dir: Path, paths: dict, backend_factory: Bac
                                batch_size=cfg.generation_batch_size)
     return {"cfg": cfg, "run_dir": run_dir, "dtype": config.dtype, "seed": config.seed,
             "rows": load_prompt_rows(paths["sft_data"], cfg.max_prompts),
-            "guard_rows": held_out_prompts(paths["prompts"], cfg.guard_prompts),
+            "guard_rows": held_out_prompts(paths["prompts"], cfg.guard_prompts, config.data),
             "backend_factory": backend_factory, "judges": judges or default_judges(),
             "count_tokens": token_counter(load_tokenizer(str(paths["start_model"])))}
 
