@@ -90,7 +90,7 @@ class RiskClassifier:
         if self.none_threshold is None:
             self.none_threshold = self._tune_threshold(X, y)
         self.model = self._new_model().fit(X, y)
-        self.classes = list(self.model.classes_)
+        self.classes = [str(c) for c in self.model.classes_]
         if cached:
             from erpo.artifacts import atomic_path
             with atomic_path(cached) as tmp:
@@ -149,7 +149,7 @@ class RiskClassifier:
         """The most likely rule id (never "none") per prompt: a harmful prompt's category fallback."""
         proba = self.predict_proba(prompts)
         rule_cols = [i for i, c in enumerate(self.classes) if c != NONE]
-        return [self.classes[rule_cols[int(np.argmax(row[rule_cols]))]] for row in proba]
+        return [str(self.classes[rule_cols[int(np.argmax(row[rule_cols]))]]) for row in proba]
 
 
 _RULE_ID = re.compile(r"\bR\d{2}\b")

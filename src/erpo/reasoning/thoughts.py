@@ -64,13 +64,14 @@ def request_topic(prompt: str, max_words: int = 12) -> str:
 def clip_words(text: str, max_words: int) -> str:
     """First sentence of `text`, at most `max_words` words, without a trailing full stop."""
     first = re.split(r"(?<=[.;])\s+", " ".join(str(text).split()), maxsplit=1)[0].rstrip(".; ")
+    first = re.sub(r"\s*\([^)]*\)?", "", first)     # drop parentheticals: a clip must not leave "(" open
     words = first.split()
     if len(words) <= max_words:
         return first
     clipped = " ".join(words[:max_words])
     cut = max(clipped.rfind(","), clipped.rfind(":"))
     # end on a list boundary when one is near, so the phrase reads as complete
-    return (clipped[:cut] if cut > len(clipped) // 2 else clipped).rstrip(",:; ")
+    return clipped[:cut].rstrip(",:; ") if cut > len(clipped) // 2 else clipped.rstrip(",:; ") + "…"
 
 
 def allowed_text(rule: Any, max_words: int = 10) -> str:
@@ -180,7 +181,7 @@ class TemplateThoughtWriter:
             mode = rule_obj.response_mode if rule_obj.response_mode in _JUDGE else "refuse"
             plan = rng.choice(_PLAN[mode]).format(allowed=allowed_text(rule_obj))
         judge = rng.choice(_JUDGE[mode])
-        return f"Intent: {intent}\nRule check: {rule}\nJudgement: {judge}\n{plan}"
+        return f"Intent: {intent}\nRule check: {rule}\nJudgement: {judge}\n{plan}".replace("….", "…")
 
 
 # --- the llm teacher backend ------------------------------------------------------------------
