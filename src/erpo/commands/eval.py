@@ -95,6 +95,8 @@ def print_eval_table(eval_root: Path, seconds: float) -> None:
                       _pct(r["benign_answered"]), _pct(r["rule_citation"]), _pct(r["format_rate"]),
                       _num(r["mean_tokens"]), _num(r["latency_s"], 2))
     console = Console()
+    if not console.is_terminal:   # logs and pipes: wide enough that no header is cut
+        console = Console(width=160)
     console.print(table)
     for r in summarize_eval(eval_root):
         if r["attack_success_by_attack"]:
