@@ -63,6 +63,11 @@ def read_json(path: str | Path) -> Any:
 
 def read_jsonl(path: str | Path) -> list[dict]:
     """Read a JSONL file; a bad line raises an error naming the file and line."""
+    return [row for _, row in read_jsonl_numbered(path)]
+
+
+def read_jsonl_numbered(path: str | Path) -> list[tuple[int, dict]]:
+    """(line number, object) for every non-blank line, so callers can point at a bad row."""
     path = Path(path)
     rows = []
     with open(path, encoding="utf-8") as fh:
@@ -70,9 +75,12 @@ def read_jsonl(path: str | Path) -> list[dict]:
             if not line.strip():
                 continue
             try:
-                rows.append(json.loads(line))
+                row = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise InputError(f"invalid JSON: {exc.msg}", file=path, line=lineno) from None
+            if not isinstance(row, dict):
+                raise InputError("each line must be a JSON object", file=path, line=lineno)
+            rows.append((lineno, row))
     return rows
 
 

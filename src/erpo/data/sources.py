@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from erpo.artifacts import read_jsonl_numbered
 from erpo.assets import asset_path
 from erpo.data.categories import advbench_rule, donotanswer_rule, keyword_rule
 from erpo.data.records import PromptRecord, text_id
@@ -96,7 +97,7 @@ def load_user_file(path: str | Path, prompt_field: str = "prompt", label: str | 
         raise ErpoError("user-file: give exactly one of label='harmful'|'benign' or label_field=...")
     if label is not None and label not in ("harmful", "benign"):
         raise ErpoError(f"user-file: label must be 'harmful' or 'benign', got {label!r}")
-    rows = _read_csv_rows(path) if path.suffix.lower() in (".csv", ".tsv") else _read_jsonl_rows(path)
+    rows = _read_csv_rows(path) if path.suffix.lower() in (".csv", ".tsv") else read_jsonl_numbered(path)
     records = []
     for lineno, row in rows:
         prompt = row.get(prompt_field)
@@ -122,20 +123,6 @@ def _row_label(row: dict, label_field: str, path: Path, lineno: int) -> str:
     return word
 
 
-def _read_jsonl_rows(path: Path) -> list[tuple[int, dict]]:
-    rows = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"invalid JSON: {exc.msg}", file=path, line=lineno) from None
-            if not isinstance(row, dict):
-                raise InputError("each line must be a JSON object", file=path, line=lineno)
-            rows.append((lineno, row))
-    return rows
 
 
 def _read_csv_rows(path: Path) -> list[tuple[int, dict]]:
