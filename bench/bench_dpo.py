@@ -43,7 +43,8 @@ def run_variant(variant: str, model: str, pairs_file: str, steps: int, batch: in
 
     from erpo.artifacts import read_jsonl
     from erpo.config import DPOConfig
-    from erpo.stages.dpo import load_trainable_policy, pairs_to_examples, train_dpo
+    from erpo.stages.dpo import pairs_to_examples, train_dpo
+    from erpo.training import load_trainable_policy
     pairs = read_jsonl(pairs_file)
     start = time.perf_counter()
     if variant == "trl_defaults":

@@ -25,6 +25,7 @@ from typing import Any
 from erpo.artifacts import Manifest, hash_obj, hash_path, read_jsonl, write_json
 from erpo.config import DPOConfig, RunConfig
 from erpo.errors import ErpoError, InputError
+from erpo.training import last_checkpoint, load_trainable_policy
 
 STAGE = "dpo"
 TRL_LOSS = {"sigmoid": "sigmoid", "ipo": "ipo", "length_normalized": "sigmoid_norm"}
@@ -139,19 +140,6 @@ def build_dpo_trainer(model: Any, tokenizer: Any, pairs: list[dict], cfg: DPOCon
     return _trainer_class()(model=model, args=args, train_dataset=Dataset.from_list(pairs_to_examples(pairs)),
                             processing_class=tokenizer, ref_cache=Path(ref_cache),
                             length_margin_alpha=length_margin_alpha)
-
-
-def load_trainable_policy(name: str | Path, dtype: str = "auto") -> tuple[Any, Any]:
-    """fp32 master weights; bf16 compute comes from autocast in the Trainer."""
-    from erpo.models import load_policy
-    model, tokenizer = load_policy(str(name), dtype="fp32" if dtype in ("auto", "bf16") else dtype)
-    model.train()
-    return model, tokenizer
-
-
-def last_checkpoint(checkpoint_dir: str | Path) -> str | None:
-    from transformers.trainer_utils import get_last_checkpoint
-    return get_last_checkpoint(str(checkpoint_dir)) if Path(checkpoint_dir).is_dir() else None
 
 
 def train_dpo(policy: str | Path, pairs: list[dict], out_dir: str | Path, cfg: DPOConfig, *, dtype: str = "auto",

@@ -21,6 +21,7 @@ from typing import Any
 from erpo.artifacts import Manifest, hash_obj, hash_path, read_jsonl
 from erpo.config import RunConfig, SFTConfig
 from erpo.errors import ErpoError, InputError
+from erpo.training import last_checkpoint, load_trainable_policy
 
 STAGE = "sft"
 
@@ -88,21 +89,6 @@ def _total_steps(n_examples: int, cfg: SFTConfig) -> int:
         return cfg.max_steps
     per_step = cfg.batch_size * cfg.grad_accum
     return max(1, int(cfg.epochs * -(-n_examples // per_step)))
-
-
-def last_checkpoint(checkpoint_dir: str | Path) -> str | None:
-    """The newest `checkpoint-N` folder Trainer can resume from, or None."""
-    from transformers.trainer_utils import get_last_checkpoint
-    checkpoint_dir = Path(checkpoint_dir)
-    return get_last_checkpoint(str(checkpoint_dir)) if checkpoint_dir.is_dir() else None
-
-
-def load_trainable_policy(name: str, dtype: str = "auto") -> tuple[Any, Any]:
-    """The policy in fp32 master weights (bf16 compute comes from autocast in the Trainer)."""
-    from erpo.models import load_policy
-    model, tokenizer = load_policy(name, dtype="fp32" if dtype in ("auto", "bf16") else dtype)
-    model.train()
-    return model, tokenizer
 
 
 def run_sft(config: RunConfig, run_dir: str | Path | None = None, *, model: Any = None,
