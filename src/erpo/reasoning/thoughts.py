@@ -107,8 +107,8 @@ _INTENT = [
 ]
 _INTENT_HARM = [
     " The aim looks like {harm}.", " That points towards {harm}.", " It reads as a request touching {harm}.",
-    " The likely goal involves {harm}.", "",
-]
+    " The likely goal involves {harm}.",
+]   # always name the category in words first: the citation that follows then only has to match it
 _INTENT_BENIGN = [
     " It is an ordinary request.", " The intent looks everyday and constructive.", " Nothing suggests harmful intent.",
     " It seems to be a practical, good-faith question.", "",
