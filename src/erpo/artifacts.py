@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -82,6 +83,44 @@ def read_jsonl_numbered(path: str | Path) -> list[tuple[int, dict]]:
                 raise InputError("each line must be a JSON object", file=path, line=lineno)
             rows.append((lineno, row))
     return rows
+
+
+def read_jsonl_required(path: str | Path, fields: tuple[str, ...], *, missing_hint: str,
+                        choices: dict[str, tuple] | None = None) -> list[dict]:
+    """Rows of a JSONL file that must carry non-empty `fields` (and, per `choices`, one of the
+    allowed values); a bad row names file, line and field. `missing_hint` says how to produce the
+    file when it does not exist (e.g. which command)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(missing_hint, file=path)
+    rows = []
+    for lineno, row in read_jsonl_numbered(path):
+        for key in fields:
+            value = row.get(key)
+            if not value or (isinstance(value, str) and not value.strip()):
+                raise InputError("missing or empty", file=path, line=lineno, field=key)
+        for key, allowed in (choices or {}).items():
+            if row.get(key) not in allowed:
+                raise InputError(f"must be one of {', '.join(map(str, allowed))}, got {row.get(key)!r}",
+                                 file=path, line=lineno, field=key)
+        rows.append(row)
+    return rows
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Yield an empty staging directory beside `path`; it replaces `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield staging
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(staging, path)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
 
 
 def _to_plain(row: Any) -> Any:

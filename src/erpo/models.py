@@ -10,12 +10,10 @@ plain copy (well under 2 s instead of ~15 s).
 from __future__ import annotations
 
 import functools
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from erpo.artifacts import atomic_dir
 from erpo.assets import asset_path, cache_dir
 from erpo.errors import ErpoError
 
@@ -111,16 +109,9 @@ def save_policy(model: Any, tokenizer: Any, out_dir: str | Path) -> Path:
     if state is not None and not state.is_main_process:
         state.wait_for_everyone()            # under `accelerate launch`, rank 0 writes the one copy
         return out_dir
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir) as staging:
         model.save_pretrained(staging, safe_serialization=True)
         tokenizer.save_pretrained(staging)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(staging, out_dir)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
     if state is not None:
         state.wait_for_everyone()
     return out_dir

@@ -4,7 +4,7 @@ import os
 import pytest
 
 from erpo.artifacts import Manifest, atomic_path, read_jsonl, write_jsonl
-from erpo.config import RunConfig, load_config
+from erpo.config import load_config
 from erpo.errors import InputError
 
 

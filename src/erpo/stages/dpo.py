@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from erpo.artifacts import Manifest, hash_obj, hash_path, read_jsonl, write_json
+from erpo.artifacts import Manifest, hash_obj, hash_path, read_jsonl_required, write_json
 from erpo.config import DPOConfig, RunConfig
 from erpo.errors import ErpoError, InputError
 from erpo.training import last_checkpoint, load_trainable_policy
@@ -41,13 +41,7 @@ def dpo_paths(run_dir: str | Path) -> dict[str, Path]:
 def load_pairs(path: str | Path) -> list[dict]:
     """`pairs.jsonl` rows; a row without prompt/chosen/rejected names file, line and field."""
     path = Path(path)
-    if not path.exists():
-        raise InputError("no preference pairs; run `erpo pairs` first", file=path)
-    rows = read_jsonl(path)
-    for lineno, row in enumerate(rows, start=1):
-        for key in ("prompt", "chosen", "rejected"):
-            if not isinstance(row.get(key), str) or not row[key].strip():
-                raise InputError("missing or empty", file=path, line=lineno, field=key)
+    rows = read_jsonl_required(path, ("prompt", "chosen", "rejected"), missing_hint="no preference pairs; run `erpo pairs` first")
     if not rows:
         raise InputError("no pairs (every prompt was skipped: see pairs.stats.json)", file=path)
     return rows

@@ -172,21 +172,15 @@ def run_iterate(config: RunConfig, run_dir: str | Path | None = None, *, backend
 def link_model(src: Path, dest: Path) -> Path:
     """`dest` = the files of model dir `src`, hard-linked (no copy of the weights), swapped in atomically."""
     import os
-    import tempfile
-    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    try:
+
+    from erpo.artifacts import atomic_dir
+    with atomic_dir(dest) as staging:
         for f in Path(src).iterdir():
             if f.is_file():
                 try:
                     os.link(f, staging / f.name)
                 except OSError:   # another filesystem: fall back to a copy
                     shutil.copy2(f, staging / f.name)
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(staging, dest)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
     return dest
 
 

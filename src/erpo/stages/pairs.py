@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from erpo.artifacts import read_jsonl, write_jsonl
+from erpo.artifacts import read_jsonl, read_jsonl_required, write_jsonl
 from erpo.config import PairRule
 from erpo.errors import InputError
 from erpo.reasoning.format import cited_rules, split_reply, states_no_rule
@@ -44,17 +44,8 @@ def prompt_conversation(row: dict) -> list[dict]:
 
 def load_prompt_rows(path: str | Path, max_prompts: int | None = None) -> list[dict]:
     """Training prompts from `01_data/sft.jsonl` (bad row → file + line + field)."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError("no stage-1 data; run `erpo build-data` first", file=path)
-    rows = read_jsonl(path)
-    for lineno, row in enumerate(rows, start=1):
-        for key in ("id", "prompt", "label"):
-            if not row.get(key):
-                raise InputError("missing or empty", file=path, line=lineno, field=key)
-        if row["label"] not in ("harmful", "benign"):
-            raise InputError(f"must be 'harmful' or 'benign', got {row['label']!r}", file=path,
-                             line=lineno, field="label")
+    rows = read_jsonl_required(path, ("id", "prompt", "label"), missing_hint="no stage-1 data; run `erpo build-data` first",
+                               choices={"label": ("harmful", "benign")})
     return rows[:max_prompts] if max_prompts else rows
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from erpo.artifacts import read_jsonl, write_text
-from erpo.metrics import load_model_metrics, stage_order, summarize_eval
+from erpo.metrics import load_model_metrics, summarize_eval
 
 COLUMNS = (("model", "model"), ("harmful_refusal", "harmful refusal"), ("attack_success", "jailbreak ASR"),
            ("over_refusal", "over-refusal"), ("benign_answered", "benign answered"),
