@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-
-def add_config_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", nargs="?", help="YAML run config (default: built-in defaults)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value, e.g. --set data.train_harmful=50 (repeatable)")
+from erpo.commands.common import add_config_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:

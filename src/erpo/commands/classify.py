@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from erpo.commands.build_data import add_config_args
+from erpo.commands.common import add_config_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:

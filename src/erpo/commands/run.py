@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from erpo.commands.common import add_override_arg
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run the whole ERPO pipeline from a config file (skips finished stages)")
     p.add_argument("config", help="YAML run config, e.g. configs/quickstart.yaml")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value, e.g. --set sft.epochs=3 (repeatable)")
+    add_override_arg(p)
     p.add_argument("--force", action="append", default=[], metavar="STAGE",
                    help="re-run STAGE and every stage after it even if finished (repeatable)")
     p.add_argument("--stop-after", metavar="STAGE", help="stop after this stage")

@@ -1,0 +1,15 @@
+"""Arguments every config-driven verb shares (build-data, sft, pairs, dpo, iterate, classify, run)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_override_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set data.train_harmful=50 (repeatable)")
+
+
+def add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", nargs="?", help="YAML run config (default: built-in defaults)")
+    add_override_arg(p)
