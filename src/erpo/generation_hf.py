@@ -3,6 +3,10 @@
 Why length-sorted: padding is wasted compute, and on a CPU it is most of the cost of naive
 batching; sorting prompts by token length before batching keeps every batch nearly pad-free.
 Prompts are left-padded so all sequences in a batch end at the same position.
+
+Batches are also capped by a token budget (`max_batch_tokens`: rows × (longest prompt + new
+tokens), samples included): a few long prompts (jailbreak templates run to 2,500 tokens) then go in
+small batches of their own instead of padding a full batch of short prompts to their length.
 """
 
 from __future__ import annotations
@@ -18,7 +22,8 @@ class HFBackend:
     name = "hf"
 
     def __init__(self, model: Any = "smollm2-135m", tokenizer: Any = None, *, dtype: str = "auto",
-                 device: str | None = None, batch_size: int = 16, trust_remote_code: bool = False, **_: Any):
+                 device: str | None = None, batch_size: int = 16, max_batch_tokens: int | None = 32768,
+                 trust_remote_code: bool = False, **_: Any):
         if isinstance(model, str):
             from erpo.models import load_policy
             self.model_name = model
@@ -29,6 +34,7 @@ class HFBackend:
             raise ValueError("HFBackend needs a tokenizer when given a model object")
         self.model, self.tokenizer = model, tokenizer
         self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
 
     def encode(self, conv: Conversation) -> list[int]:
         ids = self.tokenizer.apply_chat_template(conv, add_generation_prompt=True, tokenize=True)
@@ -41,7 +47,8 @@ class HFBackend:
         encoded = [self.encode(c) for c in conversations]
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         results: list[list[Generation]] = [[] for _ in conversations]
-        batches = [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+        batches = token_budget_batches([len(encoded[i]) for i in order], order, self.batch_size,
+                                       self.max_batch_tokens, params.max_new_tokens, params.n)
         bar = tqdm(total=len(encoded), desc=progress, disable=progress is None, unit="prompt")
         for batch in batches:
             for idx, gens in zip(batch, self._generate_batch([encoded[i] for i in batch], params, generate_kwargs)):
@@ -76,6 +83,27 @@ class HFBackend:
             gens.append(Generation(text, prompt_tokens=len(prompt), completion_tokens=length,
                                    latency_s=seconds, finish_reason="stop" if length < len(row) else "length"))
         return [gens[i * params.n:(i + 1) * params.n] for i in range(len(prompts))]
+
+
+def token_budget_batches(lengths: Sequence[int], order: Sequence[int], batch_size: int,
+                         max_batch_tokens: int | None, new_tokens: int, rows_per_prompt: int = 1) -> list[list[int]]:
+    """Split `order` (prompt indices sorted by length, `lengths` aligned with it) into batches of
+    at most `batch_size` prompts whose padded size, prompts × rows_per_prompt × (longest prompt +
+    new tokens), stays within `max_batch_tokens`; a prompt over the budget on its own gets a batch alone."""
+    batches: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for idx, length in zip(order, lengths):
+        widest = max(longest, length)
+        cost = (len(current) + 1) * rows_per_prompt * (widest + new_tokens)
+        if current and (len(current) >= batch_size or (max_batch_tokens and cost > max_batch_tokens)):
+            batches.append(current)
+            current, widest = [], length
+        current.append(idx)
+        longest = widest
+    if current:
+        batches.append(current)
+    return batches
 
 
 def _as_list(x: Any) -> list:

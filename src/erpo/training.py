@@ -23,6 +23,16 @@ def load_trainable_policy(name: str | Path, dtype: str = "auto") -> tuple[Any, A
     return model, tokenizer
 
 
+def warmup_steps(total_steps: int, fraction: float) -> int:
+    """Linear warm-up length: `fraction` of the run, rounded down.
+
+    Why rounded down rather than at least one step: the first warm-up step trains at learning rate
+    0, so a short run (a stage-3 round with a handful of pairs is often a single step) would
+    otherwise change nothing at all.
+    """
+    return int(fraction * total_steps)
+
+
 def last_checkpoint(checkpoint_dir: str | Path) -> str | None:
     """The newest *complete* `checkpoint-N` folder, or None.
 

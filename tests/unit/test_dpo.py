@@ -43,6 +43,17 @@ def test_dpo_steps_raise_the_implicit_reward_margin(tmp_path, tiny_tokenizer):
     assert (tmp_path / "ref_logps.pt").exists() and (tmp_path / "checkpoints").is_dir()
 
 
+def test_a_single_step_round_still_moves_the_policy(tmp_path, tiny_tokenizer):
+    """A stage-3 round with few pairs is often one step; warm-up must not make it a no-op."""
+    model = tiny_llama(tiny_tokenizer)
+    ref = D.sequence_logps(model, tiny_tokenizer, PAIRS[:2])
+    path, stats = D.train_dpo("unused", PAIRS[:2], tmp_path, DPOConfig(**{**FAST, "max_steps": -1, "epochs": 1}),
+                              dtype="fp32", model=model, tokenizer=tiny_tokenizer)
+    from transformers import AutoModelForCausalLM
+    assert stats["steps"] == 1
+    assert all(m > 0 for m in margins(AutoModelForCausalLM.from_pretrained(path), tiny_tokenizer, PAIRS[:2], ref))
+
+
 def test_cached_reference_logps_are_reused_not_recomputed(tmp_path, tiny_tokenizer, monkeypatch):
     from trl import DPOTrainer
     real = DPOTrainer._precompute_ref_logps

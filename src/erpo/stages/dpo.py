@@ -25,7 +25,7 @@ from typing import Any
 from erpo.artifacts import Manifest, hash_obj, hash_path, read_jsonl_required, write_json
 from erpo.config import DPOConfig, RunConfig
 from erpo.errors import ErpoError, InputError
-from erpo.training import last_checkpoint, load_trainable_policy
+from erpo.training import last_checkpoint, load_trainable_policy, warmup_steps
 
 STAGE = "dpo"
 TRL_LOSS = {"sigmoid": "sigmoid", "ipo": "ipo", "length_normalized": "sigmoid_norm"}
@@ -113,7 +113,7 @@ def trl_args(cfg: DPOConfig, output_dir: str | Path, *, use_bf16: bool, use_cpu:
         per_device_train_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
         max_length=cfg.max_length, seed=cfg.seed, save_strategy="steps", save_steps=cfg.save_steps,
         save_total_limit=2, logging_steps=1, gradient_checkpointing=cfg.gradient_checkpointing,
-        bf16=use_bf16, fp16=False, lr_scheduler_type="cosine", warmup_steps=max(1, int(0.1 * total)),
+        bf16=use_bf16, fp16=False, lr_scheduler_type="cosine", warmup_steps=warmup_steps(total, 0.1),
         report_to=[], dataloader_num_workers=0, use_cpu=use_cpu)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from erpo.artifacts import Manifest, hash_obj, hash_path, read_jsonl
 from erpo.config import RunConfig, SFTConfig
 from erpo.errors import ErpoError, InputError
-from erpo.training import last_checkpoint, load_trainable_policy
+from erpo.training import last_checkpoint, load_trainable_policy, warmup_steps
 
 STAGE = "sft"
 
@@ -77,7 +77,7 @@ def build_trainer(model: Any, tokenizer: Any, examples: list[dict], cfg: SFTConf
         gradient_accumulation_steps=cfg.grad_accum, max_length=cfg.max_length, seed=cfg.seed,
         save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=2, logging_steps=1,
         completion_only_loss=True, activation_checkpointing=False, bf16=use_bf16, fp16=False,
-        lr_scheduler_type="cosine", warmup_steps=max(1, int(0.05 * _total_steps(len(examples), cfg))),
+        lr_scheduler_type="cosine", warmup_steps=warmup_steps(_total_steps(len(examples), cfg), 0.05),
         report_to=[], disable_tqdm=False, dataloader_num_workers=0, use_cpu=device == "cpu",
     )
     return SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples),
