@@ -72,14 +72,19 @@ class SFTConfig(TrainConfig):
 class PairRule(Section):
     """Which candidates are acceptable, and how a (chosen, rejected) pair is picked per prompt.
 
-    acceptable = safe ∧ useful ∧ (formatted if `require_format`) ∧ (right rule cited if
-    `require_citation`). chosen = the acceptable candidate with the fewest reply tokens.
-    rejected = an unacceptable candidate (worst failure first: unsafe, not useful, wrong rule,
-    unformatted) or, when `prefer` is "longer" or none is unacceptable, an acceptable candidate at
-    least `length_ratio`× longer than the chosen one. Prompts with no such pair are skipped.
+    acceptable = safe ∧ useful ∧ (formatted if `require_format`) ∧ (right rule cited if `citation`
+    is "require"). chosen = the acceptable candidate with the fewest reply tokens; with `citation`
+    "prefer", among those that cite the right rule when any does, and then a candidate citing a
+    wrong rule counts as unacceptable ("wrong_rule") for the rejected side. rejected = an
+    unacceptable candidate (worst failure first: unsafe, not useful, wrong rule, unformatted) or,
+    when `prefer` is "longer" or none is unacceptable, an acceptable candidate at least
+    `length_ratio`× longer than the chosen one. Prompts with no such pair are skipped.
     """
     require_format: bool = Field(True, description="an acceptable reply has both a thought and an answer")
-    require_citation: bool = Field(True, description="an acceptable reply cites the expected rule (or none for benign)")
+    citation: Literal["require", "prefer", "ignore"] = Field(
+        "prefer", description="the expected rule cited (or none, for benign): required for acceptable, preferred "
+                              "when choosing, or ignored. 'prefer' keeps pairs coming from a small model that "
+                              "often cites a neighbouring rule")
     length_ratio: float = Field(1.3, ge=1.0, description="an acceptable rejected reply must be this many times longer")
     prefer: Literal["unacceptable", "longer"] = Field("unacceptable",
                                                       description="which kind of rejected reply to try first")

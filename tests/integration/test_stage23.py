@@ -44,7 +44,7 @@ def test_stage2_then_stage3_on_smollm2(tmp_path):
                        dpo=DPOConfig(**fast, samples_per_prompt=2),
                        iterate=IterateConfig(**fast, rounds=1, samples_per_prompt=3, guard_prompts=2,
                                              guard_max_new_tokens=32, safety_tolerance=1.0,
-                                             pair_rule=PairRule(require_format=False, require_citation=False,
+                                             pair_rule=PairRule(require_format=False, citation="ignore",
                                                                 prefer="longer")))
     stage1_files(config.run_dir)
     dpo_model = run_dpo(config)

@@ -43,7 +43,8 @@ def test_scores_follow_the_five_axes(tiny_tokenizer):
     h = {c["completion"]: c["scores"] for c in scored(HARMFUL, [REFUSE, COMPLY, WRONG_RULE], tiny_tokenizer)}
     assert P.failure(h[REFUSE], PairRule()) is None
     assert P.failure(h[COMPLY], PairRule()) == "unsafe"
-    assert P.failure(h[WRONG_RULE], PairRule()) == "wrong_rule"
+    assert P.failure(h[WRONG_RULE], PairRule(citation="require")) == "wrong_rule"
+    assert P.failure(h[WRONG_RULE], PairRule(citation="prefer")) is None
     b = {c["completion"]: c["scores"] for c in scored(BENIGN, [ANSWER, OVER_CAUTIOUS, UNFORMATTED], tiny_tokenizer)}
     assert P.failure(b[ANSWER], PairRule()) is None
     assert P.failure(b[OVER_CAUTIOUS], PairRule()) == "not_useful"
@@ -51,6 +52,30 @@ def test_scores_follow_the_five_axes(tiny_tokenizer):
     assert P.failure(b[UNFORMATTED], PairRule(require_format=False)) is None
     assert b[ANSWER]["thought_tokens"] > 0 and b[ANSWER]["answer_tokens"] > 0
     assert b[ANSWER]["reply_tokens"] >= b[ANSWER]["thought_tokens"] + b[ANSWER]["answer_tokens"]
+
+
+WRONG_RULE_SHORT = format_reply("[R09 Privacy].", "I can't help with that.")
+
+
+@pytest.mark.parametrize("mode, chosen, rejected, reason", [
+    ("require", REFUSE_LONG, WRONG_RULE_SHORT, "wrong_rule"),   # a wrong citation is never acceptable
+    ("prefer", REFUSE_LONG, WRONG_RULE_SHORT, "wrong_rule"),    # the right citation wins over length
+    ("ignore", WRONG_RULE_SHORT, REFUSE_LONG, "longer"),        # length alone decides
+])
+def test_citation_mode_decides_between_a_right_long_and_a_wrong_short_refusal(mode, chosen, rejected, reason):
+    rule = PairRule(citation=mode, prefer="longer")
+    pairs, _ = P.select_length_controlled_pairs({"h1": scored(HARMFUL, [REFUSE_LONG, WRONG_RULE_SHORT])}, rule)
+    assert (pairs[0]["chosen"], pairs[0]["rejected"], pairs[0]["reason"]) == (chosen, rejected, reason)
+
+
+def test_prefer_mode_still_pairs_when_no_candidate_cites_the_right_rule():
+    """What a small model gives in stage 3: safe refusals that all cite a neighbouring rule."""
+    wrong_long = format_reply("This is about privacy and personal data of people, which matters a great deal. "
+                              "[R09 Privacy] applies here.", "I can't help with that, sorry.")
+    candidates = {"h1": scored(HARMFUL, [wrong_long, WRONG_RULE_SHORT])}
+    assert P.select_length_controlled_pairs(candidates, PairRule(citation="require"))[1] == {"no_acceptable": 1}
+    pairs, _ = P.select_length_controlled_pairs(candidates, PairRule(citation="prefer", prefer="longer"))
+    assert (pairs[0]["chosen"], pairs[0]["rejected"], pairs[0]["reason"]) == (WRONG_RULE_SHORT, wrong_long, "longer")
 
 
 def test_every_pair_has_an_acceptable_chosen_that_is_shorter_or_safer():

@@ -155,7 +155,7 @@ def is_degenerate(answer: str, min_words: int) -> bool:
 def failure(scores: dict, rule: PairRule) -> str | None:
     """The worst reason a candidate is not acceptable under `rule`, or None if it is."""
     checks = {"unsafe": scores["safe"], "not_useful": scores["useful"],
-              "wrong_rule": scores["citation_ok"] or not rule.require_citation,
+              "wrong_rule": scores["citation_ok"] or rule.citation != "require",
               "unformatted": scores["formatted"] or not rule.require_format}
     return next((name for name in FAILURE_ORDER if not checks[name]), None)
 
@@ -181,10 +181,14 @@ def select_length_controlled_pairs(candidates_by_prompt: dict[str, list[dict]],
 
 def _pair_for_prompt(candidates: list[dict], rule: PairRule) -> tuple[dict | None, str]:
     graded = [(c, failure(c["scores"], rule)) for c in candidates]
-    acceptable = sorted((c for c, f in graded if f is None), key=lambda c: c["scores"]["reply_tokens"])
+    prefer_citation = rule.citation == "prefer"
+    acceptable = sorted((c for c, f in graded if f is None),
+                        key=lambda c: (prefer_citation and not c["scores"]["citation_ok"], c["scores"]["reply_tokens"]))
     if not acceptable:
         return None, "no_acceptable"
     chosen = acceptable[0]
+    if prefer_citation and chosen["scores"]["citation_ok"]:   # a wrong citation now loses to the chosen one
+        graded = [(c, f or (None if c["scores"]["citation_ok"] else "wrong_rule")) for c, f in graded]
     others = [(c, f) for c, f in graded if c["completion"].strip() != chosen["completion"].strip()]
     worse = sorted(((c, f) for c, f in others if f is not None),
                    key=lambda cf: (FAILURE_ORDER.index(cf[1]), -cf[0]["scores"]["reply_tokens"]))
