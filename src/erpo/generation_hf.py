@@ -22,7 +22,7 @@ class HFBackend:
     name = "hf"
 
     def __init__(self, model: Any = "smollm2-135m", tokenizer: Any = None, *, dtype: str = "auto",
-                 device: str | None = None, batch_size: int = 16, max_batch_tokens: int | None = 32768,
+                 device: str | None = None, batch_size: int = 16, max_batch_tokens: int | None = 16384,
                  trust_remote_code: bool = False, **_: Any):
         if isinstance(model, str):
             from erpo.models import load_policy

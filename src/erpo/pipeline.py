@@ -13,7 +13,6 @@ finished stage-3 rounds, saved eval completions).
 from __future__ import annotations
 
 import importlib
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -21,6 +20,7 @@ from typing import Callable
 from erpo.artifacts import Manifest, hash_obj, hash_path, write_text
 from erpo.config import RunConfig, dump_config
 from erpo.errors import ErpoError
+from erpo.resources import timed_with_memory
 
 
 @dataclass(frozen=True)
@@ -75,11 +75,10 @@ def run_pipeline(config: RunConfig, *, force: list[str] | None = None, stop_afte
             log(f"[skip] {stage.name}: finished earlier with the same config and inputs")
         else:
             log(f"[run ] {stage.name}")
-            start = time.perf_counter()
             manifest.forget(stage.name)
-            stage.function()(config, run_dir)
+            _, usage = timed_with_memory(stage.function(), config, run_dir)
             manifest.record(stage.name, config_hashes[stage.name], inputs_hash,
-                            outputs_hash=_outputs_hash(run_dir, stage), seconds=round(time.perf_counter() - start, 1))
+                            outputs_hash=_outputs_hash(run_dir, stage), **usage)
         if stop_after == stage.name:
             break
     return run_dir

@@ -95,3 +95,19 @@ def test_guard_stop_ends_the_loop_and_keeps_the_stage2_model(tmp_path, tiny_mode
     assert read_json(it / "final.json")["source"] == str(config.run_dir / "03_dpo" / "model")
     assert read_jsonl(it / "guard.jsonl")[0]["action"] == "stop"
     assert (final / "config.json").exists()
+
+
+def test_guard_compares_every_round_with_the_stage2_model_so_drops_cannot_add_up():
+    cfg = IterateConfig(safety_tolerance=0.1)
+    baseline = {"harmful_refusal": 1.0}
+    assert not I.guard_decision(baseline, {"harmful_refusal": 0.95}, cfg)["violated"]
+    # a second 5-point drop is within tolerance of the previous round but not of the stage-2 model
+    assert I.guard_decision(baseline, {"harmful_refusal": 0.85}, cfg)["violated"]
+
+
+def test_each_round_samples_its_own_balanced_prompts(tmp_path, tiny_model_dir):
+    config = make_run(tmp_path, tiny_model_dir, rounds=2, max_prompts=2)
+    I.run_iterate(config, backend_factory=scripted_factory(None, []), judges=JUDGES)
+    ids = [sorted({s["id"] for s in read_jsonl(config.run_dir / "04_iterate" / f"round_0{t}" / "samples.jsonl")})
+           for t in (1, 2)]
+    assert ids == [["b0", "h0"], ["b1", "h1"]]

@@ -140,3 +140,11 @@ def test_bad_prompt_row_names_file_line_and_field(tmp_path):
     with pytest.raises(InputError) as err:
         P.load_prompt_rows(path)
     assert err.value.line == 2 and err.value.field == "label" and str(path) in str(err.value)
+
+
+def test_capped_prompts_take_harmful_and_benign_in_turn_and_rounds_rotate():
+    rows = [{"id": f"h{i}", "label": "harmful"} for i in range(4)] + [{"id": f"b{i}", "label": "benign"} for i in range(6)]
+    assert [r["id"] for r in P.balanced_subset(rows, 4)] == ["h0", "b0", "h1", "b1"]
+    assert [r["id"] for r in P.balanced_subset(rows, 4, start=4)] == ["h2", "b2", "h3", "b3"]
+    assert [r["id"] for r in P.balanced_subset(rows, 4, start=8)] == ["b4", "b5", "h0", "b0"]   # wraps around
+    assert P.balanced_subset(rows, None) == rows and P.balanced_subset(rows, 99) == rows

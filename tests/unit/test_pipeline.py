@@ -81,3 +81,26 @@ def test_sigkill_mid_stage_then_resume(tmp_path):
     assert _calls(run_dir) == ["data", "sft", "sft", "dpo", "report"]   # data was not run again
     assert (run_dir / "01_data/sft.jsonl").read_bytes() == data_before
     assert (run_dir / "report.md").read_text() == "lr=0.0001\nbeta=0.1\n"
+
+
+def test_every_run_stage_records_its_time_and_peak_memory(tmp_path, fake_stages):
+    from erpo.artifacts import Manifest
+    run_dir = pipeline.run_pipeline(_config(tmp_path), log=lambda m: None)
+    for name in ("data", "sft", "dpo", "report"):
+        record = Manifest(run_dir).data["stages"][name]
+        assert record["seconds"] >= 0 and record["peak_rss_gib"] > 0 and record["rss_increase_gib"] >= 0
+
+
+def test_peak_memory_sees_an_allocation_that_is_freed_before_the_stage_ends():
+    import numpy as np
+
+    from erpo.resources import PeakMemory
+
+    def stage():
+        block = np.ones(400 * 1024 ** 2 // 8)    # 400 MiB, touched, then dropped
+        time.sleep(0.3)                          # several sampling intervals
+        return float(block[-1])
+
+    with PeakMemory() as peak:
+        stage()
+    assert peak.as_record()["rss_increase_gib"] >= 0.3

@@ -2,14 +2,16 @@
 
 Each of T rounds, starting from the stage-2 model:
 
-1. sample K replies per training prompt from the CURRENT policy (one batched call),
+1. sample K replies per training prompt from the CURRENT policy (one batched call); each round
+   takes its own `max_prompts` training prompts, harmful and benign in turn,
 2. judge them (`erpo.stages.pairs`: safety, usefulness, rule citation, format, tokens),
 3. select length-controlled pairs: chosen = the shortest acceptable reply; rejected = a longer
    acceptable one (≥ `length_ratio`×) or an unacceptable one (`iterate.pair_rule`),
 4. DPO with the current policy as reference (optionally with the R-DPO length margin),
 5. the guard: greedy replies of the new model to a few held-out prompts (eval split of
    `01_data/prompts.jsonl`); if the harmful-prompt refusal rate drops by more than
-   `safety_tolerance` against the current policy, the round is rolled back (its model is moved to
+   `safety_tolerance` against the stage-2 model (round 0; so drops cannot add up over rounds),
+   the round is rolled back (its model is moved to
    `model.rolled_back/`, the next round starts again from the current policy) or the loop stops.
 
 Files: `04_iterate/round_NN/{samples,judgments,pairs}.jsonl + model/ + round.json`,
@@ -109,13 +111,14 @@ def guard_decision(before: dict, after: dict, cfg: IterateConfig) -> dict:
 def run_round(t: int, policy: Path, ctx: dict) -> dict:
     """Sample → judge → pairs → DPO → guard for round `t`, starting from `policy`; returns round.json."""
     from erpo.stages.dpo import train_dpo
-    from erpo.stages.pairs import build_pairs
+    from erpo.stages.pairs import balanced_subset, build_pairs
     cfg, rd = ctx["cfg"], round_dir(ctx["run_dir"], t)
     if (rd / "pairs.jsonl").exists() and (rd / "samples.jsonl").exists():
         pairs = read_jsonl(rd / "pairs.jsonl")
         stats = read_json(rd / "pairs.stats.json")
     else:
-        pairs, stats = build_pairs(ctx["rows"], rd, backend=ctx["backend_factory"](policy), cfg=cfg,
+        rows = balanced_subset(ctx["rows"], cfg.max_prompts, start=(t - 1) * (cfg.max_prompts or 0))
+        pairs, stats = build_pairs(rows, rd, backend=ctx["backend_factory"](policy), cfg=cfg,
                                    judges=ctx["judges"], count_tokens=ctx["count_tokens"],
                                    seed=ctx["seed"] + t, candidates_name="samples.jsonl")
     record = {"round": t, "policy_in": str(policy), "pairs": stats}
@@ -124,7 +127,7 @@ def run_round(t: int, policy: Path, ctx: dict) -> dict:
     model_path, train = train_dpo(policy, pairs, rd, cfg, dtype=ctx["dtype"], length_margin_alpha=cfg.length_margin_alpha)
     metrics = evaluate_guard(ctx["backend_factory"](model_path), ctx["guard_rows"], ctx["judges"],
                              ctx["count_tokens"], cfg.guard_max_new_tokens)
-    decision = guard_decision(ctx["current_metrics"], metrics, cfg)
+    decision = guard_decision(ctx["baseline_metrics"], metrics, cfg)
     accepted = not decision["violated"]
     if not accepted:   # move the rejected model aside so no one picks it up by path
         rolled = rd / "model.rolled_back"
@@ -157,7 +160,7 @@ def run_iterate(config: RunConfig, run_dir: str | Path | None = None, *, backend
             write_json(done, record)
         records.append(record)
         if record.get("accepted"):
-            policy, ctx["current_metrics"] = Path(record["model"]), record["metrics"]
+            policy = Path(record["model"])
         # rewritten from the round records each time, so a kill never leaves a row missing or doubled
         write_jsonl(paths["metrics"], [_metrics_row(r) for r in records])
         write_jsonl(paths["guard"], [{"round": r["round"], **r["guard"]} for r in records if r.get("guard")])
@@ -196,7 +199,7 @@ def _context(config: RunConfig, run_dir: Path, paths: dict, backend_factory: Bac
             return get_backend(cfg.generation_backend, model=str(model_dir), dtype=config.dtype,
                                batch_size=cfg.generation_batch_size)
     return {"cfg": cfg, "run_dir": run_dir, "dtype": config.dtype, "seed": config.seed,
-            "rows": load_prompt_rows(paths["sft_data"], cfg.max_prompts),
+            "rows": load_prompt_rows(paths["sft_data"]),   # each round takes its own max_prompts of them
             "guard_rows": held_out_prompts(paths["prompts"], cfg.guard_prompts, config.data),
             "backend_factory": backend_factory, "judges": judges or default_judges(),
             "count_tokens": token_counter(load_tokenizer(str(paths["start_model"])))}
@@ -212,7 +215,7 @@ def _baseline(ctx: dict, paths: dict) -> dict:
                                  ctx["count_tokens"], ctx["cfg"].guard_max_new_tokens)
         record = {"round": 0, "model": str(paths["start_model"]), "metrics": metrics, "accepted": True}
         write_json(done, record)
-    ctx["current_metrics"] = record["metrics"]
+    ctx["baseline_metrics"] = record["metrics"]
     return record
 
 

@@ -18,6 +18,7 @@ Prompts without a valid pair are counted per reason and skipped, never faked.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -43,10 +44,27 @@ def prompt_conversation(row: dict) -> list[dict]:
 
 
 def load_prompt_rows(path: str | Path, max_prompts: int | None = None) -> list[dict]:
-    """Training prompts from `01_data/sft.jsonl` (bad row → file + line + field)."""
+    """Training prompts from `01_data/sft.jsonl` (bad row → file + line + field), capped to
+    `max_prompts` with harmful and benign prompts in turn (see `balanced_subset`)."""
     rows = read_jsonl_required(path, ("id", "prompt", "label"), missing_hint="no stage-1 data; run `erpo build-data` first",
                                choices={"label": ("harmful", "benign")})
-    return rows[:max_prompts] if max_prompts else rows
+    return balanced_subset(rows, max_prompts)
+
+
+def balanced_subset(rows: list[dict], n: int | None, start: int = 0) -> list[dict]:
+    """`n` rows taking the labels in turn (file order within a label), from position `start` of
+    that interleaved order, wrapping around; every row when `n` is None or not smaller.
+
+    Why: `sft.jsonl` lists the harmful prompts first, so a plain head would train stages 2 and 3
+    on harmful prompts only. Stage 3 passes a new `start` each round to see fresh prompts.
+    """
+    if not n or n >= len(rows):
+        return list(rows)
+    by_label: dict[str, list[dict]] = {}
+    for row in rows:
+        by_label.setdefault(row["label"], []).append(row)
+    interleaved = [r for group in itertools.zip_longest(*by_label.values()) for r in group if r is not None]
+    return [interleaved[(start + i) % len(interleaved)] for i in range(n)]
 
 
 def offline_candidates(sft_rows: Iterable[dict], negative_rows: Iterable[dict]) -> list[dict]:
