@@ -1,7 +1,8 @@
-"""What every training stage shares: loading a trainable policy and finding a checkpoint to resume.
+"""What every training stage shares: loading a trainable policy, the warm-up length, the LM head
+off CUDA, and finding a checkpoint to resume.
 
 The stages themselves (SFT, DPO, stage-3 rounds) go through TRL's trainers; this module only owns
-the two decisions they must make the same way.
+the decisions they must make the same way.
 """
 
 from __future__ import annotations
@@ -31,6 +32,58 @@ def warmup_steps(total_steps: int, fraction: float) -> int:
     otherwise change nothing at all.
     """
     return int(fraction * total_steps)
+
+
+def use_full_logits_off_cuda(trainer: Any) -> Any:
+    """Serve TRL's fused-LM-head calls from the full logits unless training runs on CUDA.
+
+    TRL's trainers patch the policy so that `model(..., fused_lm_head=True)` returns per-token
+    log-probabilities computed over vocabulary tiles, which saves GPU memory. Off CUDA the tiles
+    are recomputed in backward and their gradient GEMMs run in fp32, which on a CPU costs more
+    than the whole bf16 forward pass (SFT on SmolLM2: 2.8× slower per step, see README). The
+    full (batch × length × vocabulary) logits fit in host memory at the sizes a CPU trains, so
+    here the same outputs come from one bf16 projection and an fp32 log-softmax.
+    """
+    if trainer.args.device.type == "cuda":
+        return trainer
+    from peft import PeftModel
+    model = trainer.model
+    target = model.get_base_model() if isinstance(model, PeftModel) else model
+    target.forward = _full_logits_forward(target.forward)
+    return trainer
+
+
+def _full_logits_forward(fused_forward: Any) -> Any:
+    """`fused_forward` (TRL's patched forward), with `fused_lm_head=True` computed from full logits."""
+    import functools
+
+    import torch
+    from trl.trainer.utils import FusedCausalLMOutput
+
+    @functools.wraps(fused_forward)
+    def forward(*args: Any, fused_lm_head: bool = False, labels: Any = None, shift_labels: Any = None,
+                num_items_in_batch: Any = None, **kwargs: Any) -> Any:
+        if not fused_lm_head:
+            return fused_forward(*args, labels=labels, shift_labels=shift_labels,
+                                 num_items_in_batch=num_items_in_batch, **kwargs)
+        kwargs["use_cache"] = False
+        outputs = fused_forward(*args, **kwargs)            # the model's own forward: logits, no loss
+        logits = outputs.logits if shift_labels is not None else outputs.logits[:, :-1]
+        labels = shift_labels if shift_labels is not None else labels[:, 1:]
+        mask = labels != -100
+        log_softmax = torch.log_softmax(logits.float(), dim=-1)
+        log_probs = log_softmax.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1) * mask
+        with torch.no_grad():   # metrics only, as in TRL
+            entropy = -(log_softmax.exp() * log_softmax).sum(-1) * mask
+            log_sum_sq_probs = torch.logsumexp(2 * log_softmax, dim=-1) * mask
+            mean_logits = logits.float().mean(-1) * mask
+            is_top1 = (logits.argmax(-1) == labels) & mask
+        count = mask.sum().clamp(min=1) if num_items_in_batch is None else num_items_in_batch
+        return FusedCausalLMOutput(loss=-log_probs.sum() / count, log_probs=log_probs, entropy=entropy,
+                                   log_sum_sq_probs=log_sum_sq_probs, mean_logits=mean_logits, is_top1=is_top1,
+                                   label_mask=mask, aux_loss=getattr(outputs, "aux_loss", None))
+
+    return forward
 
 
 def last_checkpoint(checkpoint_dir: str | Path) -> str | None:

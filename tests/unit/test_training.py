@@ -21,3 +21,35 @@ def test_partial_checkpoint_from_a_kill_is_skipped(tmp_path):
 def test_no_complete_checkpoint(tmp_path):
     _checkpoint(tmp_path, 1, complete=False)
     assert last_checkpoint(tmp_path) is None
+
+
+def test_full_logits_head_gives_trls_fused_outputs_and_gradients(tiny_tokenizer):
+    """The CPU path must be a pure speed change: same log-probs, metrics, loss and gradients."""
+    import torch
+    from trl.trainer.utils import add_fused_lm_head
+
+    from erpo.testing import tiny_llama
+    from erpo.training import _full_logits_forward
+
+    torch.manual_seed(0)
+    ids = torch.randint(3, 300, (2, 12))
+    labels = ids.clone()
+    labels[:, :5] = -100                                   # prompt tokens
+    results = []
+    for full_logits in (False, True):
+        model = tiny_llama(tiny_tokenizer)
+        add_fused_lm_head(model, outputs=("log_probs", "entropy", "mean_logits", "is_top1", "log_sum_sq_probs"))
+        if full_logits:
+            model.forward = _full_logits_forward(model.forward)
+        out = model(input_ids=ids, labels=labels, fused_lm_head=True)
+        out.loss.backward()
+        grad = model.get_input_embeddings().weight.grad.clone()
+        results.append((out, grad))
+    (fused, fused_grad), (full, full_grad) = results
+    for field in ("log_probs", "entropy", "mean_logits", "log_sum_sq_probs"):
+        assert torch.allclose(getattr(fused, field), getattr(full, field), atol=1e-4), field
+    assert torch.equal(fused.is_top1.bool(), full.is_top1.bool()) and torch.equal(fused.label_mask, full.label_mask)
+    assert torch.allclose(fused.loss, full.loss, atol=1e-5)
+    assert torch.allclose(fused_grad, full_grad, atol=1e-5) and full_grad.abs().sum() > 0
+    plain = model(input_ids=ids)                           # without fused_lm_head: the model's own forward
+    assert plain.logits.shape == (2, 12, model.config.vocab_size)

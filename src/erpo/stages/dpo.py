@@ -25,7 +25,7 @@ from typing import Any
 from erpo.artifacts import Manifest, hash_obj, hash_path, read_jsonl_required, write_json
 from erpo.config import DPOConfig, RunConfig
 from erpo.errors import ErpoError, InputError
-from erpo.training import last_checkpoint, load_trainable_policy, warmup_steps
+from erpo.training import last_checkpoint, load_trainable_policy, use_full_logits_off_cuda, warmup_steps
 
 STAGE = "dpo"
 TRL_LOSS = {"sigmoid": "sigmoid", "ipo": "ipo", "length_normalized": "sigmoid_norm"}
@@ -131,9 +131,10 @@ def build_dpo_trainer(model: Any, tokenizer: Any, pairs: list[dict], cfg: DPOCon
         model = apply_lora(model, r=cfg.lora_r, alpha=cfg.lora_alpha)
     args = trl_args(cfg, output_dir, use_bf16=resolve_dtype(dtype, device) == torch.bfloat16,
                     use_cpu=device == "cpu", n_examples=len(pairs))
-    return _trainer_class()(model=model, args=args, train_dataset=Dataset.from_list(pairs_to_examples(pairs)),
-                            processing_class=tokenizer, ref_cache=Path(ref_cache),
-                            length_margin_alpha=length_margin_alpha)
+    trainer = _trainer_class()(model=model, args=args, train_dataset=Dataset.from_list(pairs_to_examples(pairs)),
+                               processing_class=tokenizer, ref_cache=Path(ref_cache),
+                               length_margin_alpha=length_margin_alpha)
+    return use_full_logits_off_cuda(trainer)
 
 
 def train_dpo(policy: str | Path, pairs: list[dict], out_dir: str | Path, cfg: DPOConfig, *, dtype: str = "auto",

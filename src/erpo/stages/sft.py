@@ -21,7 +21,7 @@ from typing import Any
 from erpo.artifacts import Manifest, hash_obj, hash_path, read_jsonl
 from erpo.config import RunConfig, SFTConfig
 from erpo.errors import ErpoError, InputError
-from erpo.training import last_checkpoint, load_trainable_policy, warmup_steps
+from erpo.training import last_checkpoint, load_trainable_policy, use_full_logits_off_cuda, warmup_steps
 
 STAGE = "sft"
 
@@ -80,8 +80,9 @@ def build_trainer(model: Any, tokenizer: Any, examples: list[dict], cfg: SFTConf
         lr_scheduler_type="cosine", warmup_steps=warmup_steps(_total_steps(len(examples), cfg), 0.05),
         report_to=[], disable_tqdm=False, dataloader_num_workers=0, use_cpu=device == "cpu",
     )
-    return SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples),
-                      processing_class=tokenizer)
+    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples),
+                         processing_class=tokenizer)
+    return use_full_logits_off_cuda(trainer)
 
 
 def _total_steps(n_examples: int, cfg: SFTConfig) -> int:
