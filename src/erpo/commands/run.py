@@ -35,7 +35,7 @@ def print_summary(run_dir, seconds: float) -> None:
     from rich.table import Table
 
     from erpo.metrics import summarize_eval
-    console = Console()
+    console = Console(width=max(Console().width, 100))   # logs and CI are 80 wide: keep the headers whole
     rows = summarize_eval(run_dir / "eval") if (run_dir / "eval").exists() else []
     if rows:
         table = Table(title=f"ERPO run {run_dir.name} ({seconds / 60:.1f} min)")
