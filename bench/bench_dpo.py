@@ -5,7 +5,8 @@ number of optimizer steps and batch size. Each variant runs in its own subproces
 resident memory (ru_maxrss) is its own. Baseline: `trl.DPOConfig(output_dir, use_cpu=...)` with
 only the shared batch/steps/length/lr set — TRL's defaults otherwise (reference model run every
 step, gradient checkpointing on). erpo: `erpo.stages.dpo.train_dpo` (reference log-probs computed
-once and cached on disk, no gradient checkpointing at this size, bf16 autocast). A second erpo run
+once and cached on disk, no gradient checkpointing at this size, bf16 autocast, full-logits LM head
+off CUDA). A second erpo run
 on the same pairs shows the cached reference (what a resumed run or a repeated round pays).
 
     python bench/bench_dpo.py [--model smollm2-135m] [--pairs 32] [--steps 8] [--batch 4]
