@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_results import write_results
+
 
 def synthetic_pairs(n: int) -> list[dict]:
     """Pairs with realistic ERPO shapes: a short cited refusal vs a long compliant reply."""
@@ -95,9 +97,7 @@ def main() -> None:
         ratio = results["trl_defaults"]["seconds"] / results[variant]["seconds"]
         results[f"speedup_{variant}_vs_trl_defaults"] = round(ratio, 2)
         print(f"{variant} vs TRL defaults: {ratio:.2f}x")
-    out = Path(__file__).parent / "results" / "dpo.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    write_results("dpo", results)
 
 
 def _clear_checkpoints(out: Path) -> None:

@@ -13,11 +13,11 @@ of tokens (a fair tokens/s comparison). Prints tokens/s and ratios; writes bench
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import torch
+
+from bench_results import write_results
 
 
 def prompts_for_bench(n: int) -> list[str]:
@@ -87,9 +87,7 @@ def main() -> None:
     if "plain_one_at_a_time" in timings:
         results["speedup_vs_one_at_a_time"] = round(timings["plain_one_at_a_time"] / timings["erpo_hf_backend"], 2)
         print(f"erpo vs one at a time: {results['speedup_vs_one_at_a_time']}x")
-    out = Path(__file__).parent / "results" / "generation.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2) + "\n")
+    write_results("generation", results)
 
 
 if __name__ == "__main__":

@@ -12,9 +12,10 @@ printed side by side: the change is for speed only.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
+
+from bench_results import write_results
 
 
 def examples(n: int) -> list[dict]:
@@ -70,9 +71,7 @@ def main() -> None:
               f"  losses {results[variant]['losses']}", flush=True)
     results["speedup_erpo_vs_trl"] = round(results["trl_fused_head"]["seconds"] / results["erpo"]["seconds"], 2)
     print(f"erpo vs TRL SFTTrainer: {results['speedup_erpo_vs_trl']:.2f}x")
-    target = Path(__file__).parent / "results" / "sft.json"
-    target.parent.mkdir(exist_ok=True)
-    target.write_text(json.dumps(results, indent=2) + "\n")
+    write_results("sft", results)
 
 
 if __name__ == "__main__":
