@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from erpo.reasoning.answers import compliant_opener, safe_answer
 from erpo.reasoning.format import NO_RULE_CITATION, format_reply
-from erpo.reasoning.thoughts import NONE, ThoughtRequest, allowed_text, clip_words, request_topic
+from erpo.reasoning.thoughts import NONE, allowed_text, clip_words, request_topic
 
 KINDS = ("wrong_rule", "no_rule_comply", "over_cautious")
 
