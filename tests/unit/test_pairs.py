@@ -119,7 +119,8 @@ def test_build_pairs_samples_once_and_writes_side_files(tmp_path, tiny_tokenizer
     backend.generate = lambda convs, params, progress=None: calls.append(params) or original(convs, params)
     cfg = DPOConfig(samples_per_prompt=3)
     offline = P.offline_candidates([{**HARMFUL, "completion": REFUSE_LONG}],
-                                   [{"id": "h1", "kind": "no_rule_comply", "completion": COMPLY}])
+                                   [{"id": "h1-neg0", "source_id": "h1", "kind": "no_rule_comply", "completion": COMPLY},
+                                    {"id": "x9-neg0", "source_id": "x9", "kind": "wrong_rule", "completion": COMPLY}])
     judges = {"refusal": refusal(use_classifier=False), "usefulness": None, "rule_citation": None}
     pairs, stats = P.build_pairs(rows, tmp_path, backend=backend, cfg=cfg, judges=judges,
                                  count_tokens=P.token_counter(tiny_tokenizer), offline=offline)

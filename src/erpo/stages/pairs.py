@@ -75,8 +75,9 @@ def offline_candidates(sft_rows: Iterable[dict], negative_rows: Iterable[dict]) 
         if row.get("completion"):
             out.append(_candidate(row, row["completion"], source="sft_target"))
     for neg in negative_rows:
-        if neg.get("id") in by_id and neg.get("completion"):
-            out.append(_candidate(by_id[neg["id"]], neg["completion"], source=f"negative:{neg.get('kind', '?')}"))
+        prompt_id = neg.get("source_id", neg.get("id"))   # a negative's own id is "<prompt id>-negN"
+        if prompt_id in by_id and neg.get("completion"):
+            out.append(_candidate(by_id[prompt_id], neg["completion"], source=f"negative:{neg.get('kind', '?')}"))
     return out
 
 
