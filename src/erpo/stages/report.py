@@ -1,7 +1,8 @@
 """Report stage: `report.md` + a self-contained `report.html` from a run's evaluation files.
 
 Reads `eval/<model>/<suite>/<attack>/{metrics.json, completions.jsonl, judgments.refusal.jsonl}`
-and, when present, `04_iterate/metrics.jsonl` (one row per stage-3 round). Plots are drawn with
+and, when present, `04_iterate/metrics.jsonl` (one row per stage-3 round, tabled and plotted) and
+`manifest.json` (time and peak memory per pipeline stage). Plots are drawn with
 matplotlib (Agg backend, no display) and embedded in the HTML as base64 PNGs, so the file can be
 mailed or opened offline; the Markdown links the same PNGs, saved under `report_files/`.
 Every text taken from model outputs is HTML-escaped.
@@ -45,6 +46,37 @@ def iterate_rows(run_dir: Path) -> list[dict]:
             rows.append({"round": flat.get("round"), "harmful_refusal": flat["harmful_refusal"], "mean_tokens": tokens,
                          "accepted": flat.get("accepted", True)})
     return rows
+
+
+ROUND_COLUMNS = (("round", "round"), ("accepted", "accepted"), ("harmful_refusal", "harmful refusal"),
+                 ("benign_answer", "benign answered"), ("mean_thought_tokens", "thought tok"),
+                 ("mean_reply_tokens", "reply tok"), ("pairs", "pairs"), ("guard_action", "guard"))
+STAGE_COLUMNS = (("stage", "stage"), ("seconds", "seconds"), ("peak_rss_gib", "peak RSS GiB"))
+
+
+def extra_tables(run_dir: Path) -> list[tuple[str, tuple, list[dict]]]:
+    """(title, columns, rows) for the stage-3 rounds (held-out guard prompts) and the stage costs."""
+    from erpo.artifacts import Manifest
+    tables = []
+    rounds_file = run_dir / "04_iterate" / "metrics.jsonl"
+    if rounds_file.exists():
+        tables.append(("Stage 3 rounds (guard prompts; round 0 = the stage-2 model)", ROUND_COLUMNS,
+                       read_jsonl(rounds_file)))
+    stages = Manifest(run_dir).data["stages"] if (run_dir / "manifest.json").exists() else {}
+    rows = [{"stage": name, **rec} for name, rec in stages.items() if "peak_rss_gib" in rec]
+    if rows:
+        tables.append(("Stages: wall time and peak memory (process RSS)", STAGE_COLUMNS, rows))
+    return tables
+
+
+def _table_cell(key: str, value: Any) -> str:
+    if key in ("harmful_refusal", "benign_answer"):
+        return _fmt("harmful_refusal", value)
+    if key == "peak_rss_gib" and value is not None:
+        return f"{value:.2f}"
+    if key == "seconds" and value is not None:
+        return f"{value:.0f}"
+    return _fmt(key, value)
 
 
 # --- plots ------------------------------------------------------------------------------------
@@ -179,6 +211,9 @@ def _markdown(run_dir: Path, rows: list[dict], plots: dict, replies: dict) -> st
     lines += ["| " + " | ".join(h for _, h in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(_fmt(k, r.get(k)) for k, _ in COLUMNS) + " |" for r in rows]
     lines += ["", "Rates are point estimates; `eval/<model>/<suite>/<attack>/metrics.json` has 95% bootstrap CIs.", ""]
+    for title, columns, table in extra_tables(run_dir):
+        lines += [f"## {title}", "", "| " + " | ".join(h for _, h in columns) + " |", "|" + "---|" * len(columns)]
+        lines += ["| " + " | ".join(_table_cell(k, r.get(k)) for k, _ in columns) + " |" for r in table] + [""]
     lines += [f"![{name}](report_files/{name}.png)" for name in plots]
     for model, samples in replies.items():
         lines += ["", f"## Sample replies — {model}", ""]
@@ -205,6 +240,11 @@ def _html(run_dir: Path, rows: list[dict], plots: dict, replies: dict) -> str:
     parts.append("<table><tr>" + "".join(f"<th>{esc(h)}</th>" for _, h in COLUMNS) + "</tr>")
     parts += ["<tr>" + "".join(f"<td>{esc(_fmt(k, r.get(k)))}</td>" for k, _ in COLUMNS) + "</tr>" for r in rows]
     parts.append("</table><p>95% bootstrap CIs are in <code>eval/&lt;model&gt;/&lt;suite&gt;/&lt;attack&gt;/metrics.json</code>.</p>")
+    for title, columns, table in extra_tables(run_dir):
+        parts.append(f"<h2>{esc(title)}</h2><table><tr>" + "".join(f"<th>{esc(h)}</th>" for _, h in columns) + "</tr>")
+        parts += ["<tr>" + "".join(f"<td>{esc(_table_cell(k, r.get(k)))}</td>" for k, _ in columns) + "</tr>"
+                  for r in table]
+        parts.append("</table>")
     for name, png in plots.items():
         data = base64.b64encode(png).decode("ascii")
         parts.append(f"<img alt='{esc(name)}' src='data:image/png;base64,{data}'>")
