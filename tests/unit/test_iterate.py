@@ -111,3 +111,12 @@ def test_each_round_samples_its_own_balanced_prompts(tmp_path, tiny_model_dir):
     ids = [sorted({s["id"] for s in read_jsonl(config.run_dir / "04_iterate" / f"round_0{t}" / "samples.jsonl")})
            for t in (1, 2)]
     assert ids == [["b0", "h0"], ["b1", "h1"]]
+
+
+def test_guard_also_rolls_back_a_round_that_stops_answering_benign_prompts():
+    baseline = {"harmful_refusal": 1.0, "benign_answer": 0.94}
+    shorter_but_unhelpful = {"harmful_refusal": 1.0, "benign_answer": 0.56}
+    decision = I.guard_decision(baseline, shorter_but_unhelpful, IterateConfig(benign_tolerance=0.05))
+    assert decision["violated"] and decision["violations"] == ["benign answering"] and decision["action"] == "rollback"
+    assert not I.guard_decision(baseline, shorter_but_unhelpful, IterateConfig(benign_tolerance=None))["violated"]
+    assert not I.guard_decision(baseline, {"harmful_refusal": 1.0, "benign_answer": 0.92}, IterateConfig())["violated"]

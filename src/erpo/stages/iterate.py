@@ -10,7 +10,8 @@ Each of T rounds, starting from the stage-2 model:
 4. DPO with the current policy as reference (optionally with the R-DPO length margin),
 5. the guard: greedy replies of the new model to a few held-out prompts (eval split of
    `01_data/prompts.jsonl`); if the harmful-prompt refusal rate drops by more than
-   `safety_tolerance` against the stage-2 model (round 0; so drops cannot add up over rounds),
+   `safety_tolerance`, or the benign answer rate by more than `benign_tolerance`, below the
+   stage-2 model's (round 0; so drops cannot add up over rounds),
    the round is rolled back (its model is moved to
    `model.rolled_back/`, the next round starts again from the current policy) or the loop stops.
 
@@ -98,12 +99,18 @@ def _mean(xs: list) -> float | None:
 
 
 def guard_decision(before: dict, after: dict, cfg: IterateConfig) -> dict:
-    """Accept unless held-out refusal dropped by more than the tolerance."""
+    """Accept unless held-out refusal (or, with `benign_tolerance`, benign answering) dropped by
+    more than its tolerance below `before` (the stage-2 model)."""
     drop = (before["harmful_refusal"] or 0.0) - (after["harmful_refusal"] or 0.0)
-    violated = drop > cfg.safety_tolerance + 1e-9
+    benign_drop = (before.get("benign_answer") or 0.0) - (after.get("benign_answer") or 0.0)
+    reasons = (["harmful refusal"] if drop > cfg.safety_tolerance + 1e-9 else []) + (
+        ["benign answering"] if cfg.benign_tolerance is not None and benign_drop > cfg.benign_tolerance + 1e-9 else [])
     return {"refusal_before": before["harmful_refusal"], "refusal_after": after["harmful_refusal"],
-            "refusal_drop": round(drop, 4), "tolerance": cfg.safety_tolerance, "violated": violated,
-            "action": (cfg.on_violation if violated else "accept")}
+            "refusal_drop": round(drop, 4), "tolerance": cfg.safety_tolerance,
+            "benign_before": before.get("benign_answer"), "benign_after": after.get("benign_answer"),
+            "benign_drop": round(benign_drop, 4), "benign_tolerance": cfg.benign_tolerance,
+            "violated": bool(reasons), "violations": reasons,
+            "action": (cfg.on_violation if reasons else "accept")}
 
 
 # --- one round --------------------------------------------------------------------------------
