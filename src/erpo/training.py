@@ -73,17 +73,25 @@ def _full_logits_forward(fused_forward: Any) -> Any:
         mask = labels != -100
         log_softmax = torch.log_softmax(logits.float(), dim=-1)
         log_probs = log_softmax.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1) * mask
-        with torch.no_grad():   # metrics only, as in TRL
-            entropy = -(log_softmax.exp() * log_softmax).sum(-1) * mask
-            log_sum_sq_probs = torch.logsumexp(2 * log_softmax, dim=-1) * mask
-            mean_logits = logits.float().mean(-1) * mask
-            is_top1 = (logits.argmax(-1) == labels) & mask
+        metrics = _logit_metrics(log_softmax.detach(), logits.detach(), labels, mask)
         count = mask.sum().clamp(min=1) if num_items_in_batch is None else num_items_in_batch
-        return FusedCausalLMOutput(loss=-log_probs.sum() / count, log_probs=log_probs, entropy=entropy,
-                                   log_sum_sq_probs=log_sum_sq_probs, mean_logits=mean_logits, is_top1=is_top1,
-                                   label_mask=mask, aux_loss=getattr(outputs, "aux_loss", None))
+        return FusedCausalLMOutput(loss=-log_probs.sum() / count, log_probs=log_probs, label_mask=mask,
+                                   aux_loss=getattr(outputs, "aux_loss", None), **metrics)
 
     return forward
+
+
+def _logit_metrics(log_softmax: Any, logits: Any, labels: Any, mask: Any) -> dict:
+    """TRL's per-token metrics (entropy, log Σp², mean logit, top-1 hit), one sequence at a time so
+    their vocabulary-sized temporaries never exceed one row's worth of memory."""
+    import torch
+    rows = []
+    with torch.no_grad():
+        for ls, lg, lab, m in zip(log_softmax, logits, labels, mask):
+            rows.append((-(ls.exp() * ls).sum(-1) * m, torch.logsumexp(2 * ls, dim=-1) * m,
+                         lg.float().mean(-1) * m, (lg.argmax(-1) == lab) & m))
+    entropy, log_sum_sq_probs, mean_logits, is_top1 = (torch.stack(col) for col in zip(*rows))
+    return {"entropy": entropy, "log_sum_sq_probs": log_sum_sq_probs, "mean_logits": mean_logits, "is_top1": is_top1}
 
 
 def last_checkpoint(checkpoint_dir: str | Path) -> str | None:
