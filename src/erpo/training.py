@@ -49,7 +49,8 @@ def use_full_logits_off_cuda(trainer: Any) -> Any:
     from peft import PeftModel
     model = trainer.model
     target = model.get_base_model() if isinstance(model, PeftModel) else model
-    target.forward = _full_logits_forward(target.forward)
+    if not getattr(target.forward, "full_logits", False):   # once: DPO patches before its reference pass
+        target.forward = _full_logits_forward(target.forward)
     return trainer
 
 
@@ -73,18 +74,25 @@ def _full_logits_forward(fused_forward: Any) -> Any:
         mask = labels != -100
         log_softmax = torch.log_softmax(logits.float(), dim=-1)
         log_probs = log_softmax.gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1) * mask
-        metrics = _logit_metrics(log_softmax.detach(), logits.detach(), labels, mask)
+        metrics = _logit_metrics(log_softmax.detach(), logits.detach(), labels, mask, skip=not torch.is_grad_enabled())
         count = mask.sum().clamp(min=1) if num_items_in_batch is None else num_items_in_batch
         return FusedCausalLMOutput(loss=-log_probs.sum() / count, log_probs=log_probs, label_mask=mask,
                                    aux_loss=getattr(outputs, "aux_loss", None), **metrics)
 
+    forward.full_logits = True
     return forward
 
 
-def _logit_metrics(log_softmax: Any, logits: Any, labels: Any, mask: Any) -> dict:
+def _logit_metrics(log_softmax: Any, logits: Any, labels: Any, mask: Any, skip: bool = False) -> dict:
     """TRL's per-token metrics (entropy, log Σp², mean logit, top-1 hit), one sequence at a time so
-    their vocabulary-sized temporaries never exceed one row's worth of memory."""
+    their vocabulary-sized temporaries never exceed one row's worth of memory.
+
+    `skip` (forward passes without gradients: the reference log-probs, which only read
+    `log_probs`) returns zeros instead; erpo's trainers never run an evaluation loop."""
     import torch
+    if skip:
+        zeros = torch.zeros_like(mask, dtype=torch.float32)
+        return {"entropy": zeros, "log_sum_sq_probs": zeros, "mean_logits": zeros, "is_top1": mask & False}
     rows = []
     with torch.no_grad():
         for ls, lg, lab, m in zip(log_softmax, logits, labels, mask):

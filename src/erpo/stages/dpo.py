@@ -66,6 +66,7 @@ def _trainer_class() -> type:
             super().__init__(*args, **kwargs)
 
         def _precompute_ref_logps(self, dataset: Any, name: str, batch_size: int) -> Any:
+            use_full_logits_off_cuda(self)   # TRL runs this pass inside its __init__, before we could patch
             dataset = dataset.remove_columns([c for c in ("ref_chosen_logps", "ref_rejected_logps")
                                               if c in dataset.column_names])
             ids = {c: list(map(list, dataset[c])) for c in ("prompt_ids", "chosen_ids", "rejected_ids")}
