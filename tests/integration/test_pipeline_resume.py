@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from erpo.training import last_checkpoint
+
 pytestmark = pytest.mark.integration
 
 CONFIG = """
@@ -43,11 +45,13 @@ def test_killed_run_resumes_and_skips_finished_stages(tmp_path, tiny_model_dir):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(_erpo(config), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     deadline = time.time() + 600
-    for line in proc.stdout:       # kill as soon as the SFT stage has started writing checkpoints
+    for line in proc.stdout:       # kill as soon as the SFT stage has a complete checkpoint
         assert time.time() < deadline
         if line.startswith("[run ] sft"):
-            while not any((run_dir / "02_sft" / "checkpoints").glob("checkpoint-*")) and proc.poll() is None:
-                time.sleep(0.05)
+            # a checkpoint folder appears before its files are written; a partial one is (rightly)
+            # not resumed from, so wait for the first complete one
+            while last_checkpoint(run_dir / "02_sft" / "checkpoints") is None and proc.poll() is None:
+                time.sleep(0.02)
             proc.send_signal(signal.SIGKILL)
             break
     proc.wait()
