@@ -45,10 +45,9 @@ class HFBackend:
         """Generate `params.n` replies per conversation; extra kwargs go to `model.generate`."""
         check_params(params)
         encoded = [self.encode(c) for c in conversations]
-        order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         results: list[list[Generation]] = [[] for _ in conversations]
-        batches = token_budget_batches([len(encoded[i]) for i in order], order, self.batch_size,
-                                       self.max_batch_tokens, params.max_new_tokens, params.n)
+        batches = token_budget_batches([len(e) for e in encoded], self.batch_size, self.max_batch_tokens,
+                                       params.max_new_tokens, params.n)
         bar = tqdm(total=len(encoded), desc=progress, disable=progress is None, unit="prompt")
         for batch in batches:
             for idx, gens in zip(batch, self._generate_batch([encoded[i] for i in batch], params, generate_kwargs)):
@@ -85,22 +84,20 @@ class HFBackend:
         return [gens[i * params.n:(i + 1) * params.n] for i in range(len(prompts))]
 
 
-def token_budget_batches(lengths: Sequence[int], order: Sequence[int], batch_size: int,
-                         max_batch_tokens: int | None, new_tokens: int, rows_per_prompt: int = 1) -> list[list[int]]:
-    """Split `order` (prompt indices sorted by length, `lengths` aligned with it) into batches of
-    at most `batch_size` prompts whose padded size, prompts × rows_per_prompt × (longest prompt +
-    new tokens), stays within `max_batch_tokens`; a prompt over the budget on its own gets a batch alone."""
+def token_budget_batches(lengths: Sequence[int], batch_size: int, max_batch_tokens: int | None,
+                         new_tokens: int, rows_per_prompt: int = 1) -> list[list[int]]:
+    """Prompt indices sorted by `lengths` (tokens per prompt) and cut into batches of at most
+    `batch_size` prompts whose padded size, prompts × rows_per_prompt × (longest prompt + new
+    tokens), stays within `max_batch_tokens`; a prompt over the budget on its own gets a batch alone."""
     batches: list[list[int]] = []
     current: list[int] = []
-    longest = 0
-    for idx, length in zip(order, lengths):
-        widest = max(longest, length)
-        cost = (len(current) + 1) * rows_per_prompt * (widest + new_tokens)
+    for idx in sorted(range(len(lengths)), key=lambda i: lengths[i]):
+        # sorted ascending, so the prompt being added is the longest of its batch
+        cost = (len(current) + 1) * rows_per_prompt * (lengths[idx] + new_tokens)
         if current and (len(current) >= batch_size or (max_batch_tokens and cost > max_batch_tokens)):
             batches.append(current)
-            current, widest = [], length
+            current = []
         current.append(idx)
-        longest = widest
     if current:
         batches.append(current)
     return batches

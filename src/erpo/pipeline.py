@@ -100,6 +100,15 @@ def _outputs_hash(run_dir: Path, stage: Stage) -> str:
     return hash_obj([hash_path(run_dir / o) for o in stage.outputs])
 
 
+def stage_usage(run_dir: Path) -> list[tuple[str, dict]]:
+    """(stage, manifest record) for each pipeline stage that ran, in stage order; the records carry
+    `seconds`, `peak_rss_gib` and `rss_increase_gib` (see `erpo.resources`)."""
+    if not (Path(run_dir) / "manifest.json").exists():
+        return []
+    records = Manifest(run_dir).data["stages"]
+    return [(name, records[name]) for name in STAGE_NAMES if "seconds" in records.get(name, {})]
+
+
 def checkpoints(config: RunConfig, run_dir: Path) -> dict[str, str]:
     """Every model the run produced, in stage order, labelled for evaluation: base, sft, dpo, iter_NN."""
     models = {"base": config.model}

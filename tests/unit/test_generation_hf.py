@@ -5,8 +5,8 @@ from erpo.generation_hf import HFBackend, token_budget_batches
 
 
 def test_long_prompts_get_small_batches_and_short_ones_share_one():
-    lengths = [10] * 6 + [1000, 2000]          # already sorted, as the backend sorts them
-    batches = token_budget_batches(lengths, list(range(8)), batch_size=32, max_batch_tokens=4096, new_tokens=100)
+    lengths = [10] * 6 + [1000, 2000]
+    batches = token_budget_batches(lengths, batch_size=32, max_batch_tokens=4096, new_tokens=100)
     assert batches[0] == [0, 1, 2, 3, 4, 5]                        # short prompts stay together
     assert [6] in batches and [7] in batches                       # each long one alone
     for batch in batches:
@@ -16,9 +16,9 @@ def test_long_prompts_get_small_batches_and_short_ones_share_one():
 
 def test_samples_per_prompt_count_against_the_budget_and_batch_size_still_caps():
     lengths = [100] * 10
-    assert token_budget_batches(lengths, list(range(10)), 32, 1000, new_tokens=100, rows_per_prompt=2) == \
+    assert token_budget_batches(lengths, 32, 1000, new_tokens=100, rows_per_prompt=2) == \
         [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]]
-    assert [len(b) for b in token_budget_batches(lengths, list(range(10)), 4, None, 100)] == [4, 4, 2]
+    assert [len(b) for b in token_budget_batches(lengths, 4, None, 100)] == [4, 4, 2]
 
 
 def test_budgeted_batches_give_the_same_greedy_replies(tiny_model_dir):

@@ -47,7 +47,8 @@ def print_summary(run_dir, seconds: float) -> None:
                           _pct(r.get("over_refusal")), _pct(r.get("benign_answered")),
                           _num(r.get("mean_tokens")), _num(r.get("latency_s"), 2))
         console.print(table)
-    stages = _stage_usage(run_dir)
+    from erpo.pipeline import stage_usage
+    stages = stage_usage(run_dir)
     if stages:
         table = Table(title="stages: time and peak memory (process RSS while the stage ran)")
         for col in ("stage", "seconds", "peak RSS GiB", "RSS increase GiB"):
@@ -58,14 +59,6 @@ def print_summary(run_dir, seconds: float) -> None:
         console.print(table)
     report = run_dir / "report.html"
     console.print(f"run directory: {run_dir}" + (f"\nreport: {report}" if report.exists() else ""))
-
-
-def _stage_usage(run_dir) -> list[tuple[str, dict]]:
-    """(stage, manifest record) for each pipeline stage the manifest has timed, in stage order."""
-    from erpo.artifacts import Manifest
-    from erpo.pipeline import STAGE_NAMES
-    records = Manifest(run_dir).data["stages"]
-    return [(name, records[name]) for name in STAGE_NAMES if "seconds" in records.get(name, {})]
 
 
 def _pct(x) -> str:

@@ -23,7 +23,11 @@ COLUMNS = (("model", "model"), ("harmful_refusal", "harmful refusal"), ("attack_
            ("over_refusal", "over-refusal"), ("benign_answered", "benign answered"),
            ("rule_citation", "rule citation"), ("format_rate", "format"), ("mean_thought_tokens", "thought tok"),
            ("mean_answer_tokens", "answer tok"), ("mean_tokens", "total tok"), ("latency_s", "latency s"))
-PERCENT = {"harmful_refusal", "attack_success", "over_refusal", "benign_answered", "rule_citation", "format_rate"}
+PERCENT = {"harmful_refusal", "attack_success", "over_refusal", "benign_answered", "benign_answer", "rule_citation",
+           "format_rate"}
+
+
+TWO_DECIMALS = {"latency_s", "peak_rss_gib"}
 
 
 def _fmt(key: str, value: Any) -> str:
@@ -31,8 +35,20 @@ def _fmt(key: str, value: Any) -> str:
         return "—"
     if key in PERCENT:
         return f"{100 * value:.1f}%"
-    return f"{value:.2f}" if isinstance(value, float) and key == "latency_s" else (
+    return f"{value:.2f}" if isinstance(value, float) and key in TWO_DECIMALS else (
         f"{value:.0f}" if isinstance(value, float) else str(value))
+
+
+def _md_table(columns: tuple, rows: list[dict]) -> list[str]:
+    return (["| " + " | ".join(h for _, h in columns) + " |", "|" + "---|" * len(columns)]
+            + ["| " + " | ".join(_fmt(k, r.get(k)) for k, _ in columns) + " |" for r in rows])
+
+
+def _html_table(columns: tuple, rows: list[dict]) -> str:
+    esc = html.escape
+    return ("<table><tr>" + "".join(f"<th>{esc(h)}</th>" for _, h in columns) + "</tr>"
+            + "".join("<tr>" + "".join(f"<td>{esc(_fmt(k, r.get(k)))}</td>" for k, _ in columns) + "</tr>"
+                      for r in rows) + "</table>")
 
 
 def iterate_rows(run_dir: Path) -> list[dict]:
@@ -56,27 +72,16 @@ STAGE_COLUMNS = (("stage", "stage"), ("seconds", "seconds"), ("peak_rss_gib", "p
 
 def extra_tables(run_dir: Path) -> list[tuple[str, tuple, list[dict]]]:
     """(title, columns, rows) for the stage-3 rounds (held-out guard prompts) and the stage costs."""
-    from erpo.artifacts import Manifest
+    from erpo.pipeline import stage_usage
     tables = []
     rounds_file = run_dir / "04_iterate" / "metrics.jsonl"
     if rounds_file.exists():
         tables.append(("Stage 3 rounds (guard prompts; round 0 = the stage-2 model)", ROUND_COLUMNS,
                        read_jsonl(rounds_file)))
-    stages = Manifest(run_dir).data["stages"] if (run_dir / "manifest.json").exists() else {}
-    rows = [{"stage": name, **rec} for name, rec in stages.items() if "peak_rss_gib" in rec]
+    rows = [{"stage": name, **rec} for name, rec in stage_usage(run_dir)]
     if rows:
         tables.append(("Stages: wall time and peak memory (process RSS)", STAGE_COLUMNS, rows))
     return tables
-
-
-def _table_cell(key: str, value: Any) -> str:
-    if key in ("harmful_refusal", "benign_answer"):
-        return _fmt("harmful_refusal", value)
-    if key == "peak_rss_gib" and value is not None:
-        return f"{value:.2f}"
-    if key == "seconds" and value is not None:
-        return f"{value:.0f}"
-    return _fmt(key, value)
 
 
 # --- plots ------------------------------------------------------------------------------------
@@ -208,12 +213,10 @@ def _markdown(run_dir: Path, rows: list[dict], plots: dict, replies: dict) -> st
     lines = [f"# ERPO report — {run_dir.name}", ""]
     if not rows:
         lines += ["No evaluation results yet (run `erpo eval` or `erpo run`).", ""]
-    lines += ["| " + " | ".join(h for _, h in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(_fmt(k, r.get(k)) for k, _ in COLUMNS) + " |" for r in rows]
+    lines += _md_table(COLUMNS, rows)
     lines += ["", "Rates are point estimates; `eval/<model>/<suite>/<attack>/metrics.json` has 95% bootstrap CIs.", ""]
     for title, columns, table in extra_tables(run_dir):
-        lines += [f"## {title}", "", "| " + " | ".join(h for _, h in columns) + " |", "|" + "---|" * len(columns)]
-        lines += ["| " + " | ".join(_table_cell(k, r.get(k)) for k, _ in columns) + " |" for r in table] + [""]
+        lines += [f"## {title}", ""] + _md_table(columns, table) + [""]
     lines += [f"![{name}](report_files/{name}.png)" for name in plots]
     for model, samples in replies.items():
         lines += ["", f"## Sample replies — {model}", ""]
@@ -237,14 +240,9 @@ def _html(run_dir: Path, rows: list[dict], plots: dict, replies: dict) -> str:
     esc = html.escape
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>ERPO report — {esc(run_dir.name)}</title>",
              f"<style>{CSS}</style></head><body><h1>ERPO report — {esc(run_dir.name)}</h1>"]
-    parts.append("<table><tr>" + "".join(f"<th>{esc(h)}</th>" for _, h in COLUMNS) + "</tr>")
-    parts += ["<tr>" + "".join(f"<td>{esc(_fmt(k, r.get(k)))}</td>" for k, _ in COLUMNS) + "</tr>" for r in rows]
-    parts.append("</table><p>95% bootstrap CIs are in <code>eval/&lt;model&gt;/&lt;suite&gt;/&lt;attack&gt;/metrics.json</code>.</p>")
-    for title, columns, table in extra_tables(run_dir):
-        parts.append(f"<h2>{esc(title)}</h2><table><tr>" + "".join(f"<th>{esc(h)}</th>" for _, h in columns) + "</tr>")
-        parts += ["<tr>" + "".join(f"<td>{esc(_table_cell(k, r.get(k)))}</td>" for k, _ in columns) + "</tr>"
-                  for r in table]
-        parts.append("</table>")
+    parts.append(_html_table(COLUMNS, rows))
+    parts.append("<p>95% bootstrap CIs are in <code>eval/&lt;model&gt;/&lt;suite&gt;/&lt;attack&gt;/metrics.json</code>.</p>")
+    parts += [f"<h2>{esc(title)}</h2>" + _html_table(columns, table) for title, columns, table in extra_tables(run_dir)]
     for name, png in plots.items():
         data = base64.b64encode(png).decode("ascii")
         parts.append(f"<img alt='{esc(name)}' src='data:image/png;base64,{data}'>")
