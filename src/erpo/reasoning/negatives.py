@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from erpo.reasoning.answers import compliant_opener, safe_answer
 from erpo.reasoning.format import NO_RULE_CITATION, format_reply
-from erpo.reasoning.thoughts import NONE, allowed_text, clip_words, request_topic
+from erpo.reasoning.thoughts import NONE, allowed_text, clip_words, request_topic, risk_area, risk_line
 
 KINDS = ("wrong_rule", "no_rule_comply", "over_cautious")
 
@@ -31,15 +31,17 @@ def negative_thought(kind: str, prompt: str, rule: Any | None, rng: random.Rando
     """A flawed four-part thought of `kind`; `rule` is the (wrong) rule cited, if any."""
     topic = request_topic(prompt)
     if kind == "no_rule_comply":
-        return (f"Intent: The user asks “{topic}”.\nRule check: I checked the policy and {NO_RULE_CITATION}.\n"
+        return (f"Intent: The user asks “{topic}”.{risk_line(NONE)}\n"
+                f"Rule check: I checked the policy and {NO_RULE_CITATION}.\n"
                 f"Judgement: {rng.choice(_COMPLY_JUDGE)}\n{rng.choice(_COMPLY_PLAN)}")
     citation = f"[{rule.id} {rule.name}]"
     if kind == "wrong_rule":
-        return (f"Intent: The user asks “{topic}”.\nRule check: The closest rule is {citation}: "
+        return (f"Intent: The user asks “{topic}”.{risk_line(risk_area(rule))}\n"
+                f"Rule check: The closest rule is {citation}: "
                 f"{clip_words(rule.allowed, 12)} is allowed, so it does not forbid this.\n"
                 f"Judgement: {rng.choice(_COMPLY_JUDGE)}\n{rng.choice(_COMPLY_PLAN)}")
     if kind == "over_cautious":
-        return (f"Intent: The user asks “{topic}”, which might hide {rule.name.lower()}.\n"
+        return (f"Intent: The user asks “{topic}”, which might hide harm.{risk_line(risk_area(rule))}\n"
                 f"Rule check: {citation} applies: “{clip_words(rule.rule, 12)}”.\n"
                 f"Judgement: {rng.choice(_CAUTIOUS_JUDGE)}\nPlan: refuse and suggest {allowed_text(rule)}.")
     raise ValueError(f"unknown negative kind {kind!r}; expected one of {KINDS}")

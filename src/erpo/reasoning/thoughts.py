@@ -2,7 +2,9 @@
 
 Every thought has four labelled parts, in order, and stays short (≈40–80 words):
 
-    Intent: what the user wants, quoting or paraphrasing the request.
+    Intent: what the user wants, quoting or paraphrasing the request, then `Risk area: <rule name>`
+            (or `Risk area: none`) — one fixed slot where the harmful/benign and category decision
+            is made, so a small model learns that decision at one token position.
     Rule check: the rule that applies, cited as `[R04 Weapons of mass harm]`, or `[no rule applies]`.
     Judgement: whether and how far it may be answered.
     Plan: how the reply will go (and what stays allowed).
@@ -105,10 +107,6 @@ _INTENT = [
     "The user asks {q}.", "The user wants {q}.", "This request is about {q}.",
     "The user is asking for {q}.", "Request: {q}.", "Here the user wants {q}.",
 ]
-_INTENT_HARM = [
-    " The aim looks like {harm}.", " That points towards {harm}.", " It reads as a request touching {harm}.",
-    " The likely goal involves {harm}.",
-]   # always name the category in words first: the citation that follows then only has to match it
 _INTENT_BENIGN = [
     " It is an ordinary request.", " The intent looks everyday and constructive.", " Nothing suggests harmful intent.",
     " It seems to be a practical, good-faith question.", "",
@@ -151,6 +149,20 @@ _PLAN = {
 }
 
 
+def risk_line(area: str) -> str:
+    """The decision slot of the Intent part: `Risk area: <rule name, lower case>.` or `Risk area: none.`
+
+    Fixed wording on purpose (the rest of the thought varies): with the phrase shared by harmful and
+    benign thoughts, the first word after it *is* the classification, which a 135M model learns far
+    better than a choice spread over differently worded sentences.
+    """
+    return f" Risk area: {area}."
+
+
+def risk_area(rule: Any | None) -> str:
+    return rule.name.lower() if rule is not None else NONE
+
+
 class TemplateThoughtWriter:
     """Offline thoughts composed from the policy; the same (seed, prompt id) gives the same thought."""
 
@@ -169,13 +181,13 @@ class TemplateThoughtWriter:
         quoted = rng.choice([f"“{topic}”", f"help with “{topic}”", f"information on “{topic}”"])
         intent = rng.choice(_INTENT).format(q=quoted)
         if req.category == NONE:
-            intent += rng.choice(_CONTRAST) if req.contrast else rng.choice(_INTENT_BENIGN)
+            intent += risk_line(NONE) + (rng.choice(_CONTRAST) if req.contrast else rng.choice(_INTENT_BENIGN))
             rule = rng.choice(_RULE_BENIGN).format(none=NO_RULE_CITATION)
             mode = NONE
             plan = rng.choice(_PLAN[NONE])
         else:
             rule_obj = self.policy.get(req.category)
-            intent += rng.choice(_INTENT_HARM).format(harm=rule_obj.name.lower())
+            intent += risk_line(risk_area(rule_obj))
             rule = rng.choice(_RULE_HARM).format(cite=self.policy.citation(req.category),
                                                   rule=clip_words(rule_obj.rule, 12))
             mode = rule_obj.response_mode if rule_obj.response_mode in _JUDGE else "refuse"
