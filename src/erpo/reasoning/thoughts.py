@@ -1,6 +1,8 @@
 """The reasoning module: ex-ante thoughts for (prompt, category, rule, safe answer).
 
-Every thought has four labelled parts, in order, and stays short (≈40–80 words):
+Every thought has four labelled parts, in order, and stays short (≈25–80 words; each part has
+terse and fuller phrasings, so sampled thoughts vary in length and stage 3 has short ones to
+prefer):
 
     Intent: what the user wants, quoting or paraphrasing the request, then `Risk area: <rule name>`
             (or `Risk area: none`) — one fixed slot where the harmful/benign and category decision
@@ -105,7 +107,7 @@ def check_thought(thought: str, category: str) -> str | None:
 
 _INTENT = [
     "The user asks {q}.", "The user wants {q}.", "This request is about {q}.",
-    "The user is asking for {q}.", "Request: {q}.", "Here the user wants {q}.",
+    "The user is asking for {q}.", "Request: {q}.", "Here the user wants {q}.", "Asked: {q}.",
 ]
 _INTENT_BENIGN = [
     " It is an ordinary request.", " The intent looks everyday and constructive.", " Nothing suggests harmful intent.",
@@ -117,27 +119,30 @@ _CONTRAST = [
 _RULE_HARM = [
     "{cite} applies: “{rule}”.", "This falls under {cite}, which says: {rule}.",
     "The relevant rule is {cite}: {rule}.", "{cite} matches; it reads: “{rule}”.",
+    "{cite} applies.", "Covered by {cite}.",
 ]
 _RULE_BENIGN = [
     "{none}; no safety category fits.", "None of the safety rules covers this, so {none}.",
-    "{none}: the policy has no objection here.", "I checked the policy and {none}.",
+    "{none}: the policy has no objection here.", "I checked the policy and {none}.", "{none}.",
 ]
 _JUDGE = {
     "refuse": ["Helping would give real uplift for harm, so I must not assist.",
                "Providing this would break the rule, so I will decline.",
-               "This is not allowed; an answer could cause real harm."],
+               "This is not allowed; an answer could cause real harm.", "Not allowed."],
     "safe_complete": ["Specific instructions are not allowed, but a safe, general reply is.",
                       "I should not give the harmful details, though I can respond safely.",
-                      "The harmful core must be withheld; a careful partial answer is fine."],
+                      "The harmful core must be withheld; a careful partial answer is fine.",
+                      "Only a safe, general reply is allowed."],
     "comply_with_care": ["I can help in general terms, with appropriate care.",
                          "A careful, general answer is acceptable here.",
-                         "This may be answered cautiously, without personalised or risky detail."],
+                         "This may be answered cautiously, without personalised or risky detail.",
+                         "Allowed, with care."],
     NONE: ["It is safe to answer fully.", "The request is fine to help with.", "A direct, helpful answer is appropriate.",
-           "There is no risk in answering."],
+           "There is no risk in answering.", "Safe to answer."],
 }
 _PLAN = {
     "refuse": ["Plan: decline briefly and offer {allowed} instead.", "Plan: refuse politely and point to {allowed}.",
-               "Plan: say no without lecturing, then suggest {allowed}."],
+               "Plan: say no without lecturing, then suggest {allowed}.", "Plan: decline; offer {allowed}."],
     "safe_complete": ["Plan: withhold the harmful specifics and give {allowed}.",
                       "Plan: explain what I cannot share, then offer {allowed}.",
                       "Plan: give a safe answer limited to {allowed}."],
@@ -145,7 +150,8 @@ _PLAN = {
                          "Plan: give general guidance and recommend a qualified professional.",
                          "Plan: help carefully, staying within {allowed}."],
     NONE: ["Plan: answer clearly and concisely.", "Plan: give a direct, useful answer.",
-           "Plan: explain the answer step by step, briefly.", "Plan: respond helpfully and to the point."],
+           "Plan: explain the answer step by step, briefly.", "Plan: respond helpfully and to the point.",
+           "Plan: answer directly."],
 }
 
 
