@@ -78,7 +78,9 @@ class PairRule(Section):
     wrong rule counts as unacceptable ("wrong_rule") for the rejected side. rejected = an
     unacceptable candidate (worst failure first: unsafe, not useful, wrong rule, unformatted) or,
     when `prefer` is "longer" or none is unacceptable, an acceptable candidate at least
-    `length_ratio`× longer than the chosen one. Prompts with no such pair are skipped.
+    `length_ratio`× longer than the chosen one. With `pairs_per_prompt` > 1 the further pairs
+    share the chosen reply and take the two kinds of rejected reply in turn. Prompts with no such
+    pair are skipped.
     """
     require_format: bool = Field(True, description="an acceptable reply has both a thought and an answer")
     citation: Literal["require", "prefer", "ignore"] = Field(
@@ -89,6 +91,10 @@ class PairRule(Section):
     prefer: Literal["unacceptable", "longer"] = Field("unacceptable",
                                                       description="which kind of rejected reply to try first")
     min_answer_words: int = Field(3, ge=0, description="a benign answer shorter than this is not useful")
+    pairs_per_prompt: int = Field(1, ge=1, description="pairs per prompt, all with the same chosen reply; the "
+                                                       "rejected replies take the two kinds (unacceptable, longer) "
+                                                       "in turn, so 2 teaches 'shorter' and 'still safe and useful' "
+                                                       "on the same prompt")
 
 
 class DPOConfig(TrainConfig):
@@ -115,6 +121,9 @@ class IterateConfig(DPOConfig):
     pair_rule: PairRule = Field(default_factory=lambda: PairRule(prefer="longer"),
                                 description="how samples become pairs (shortest acceptable is chosen)")
     rounds: int = Field(2, description="number of rounds T")
+    include_negatives: bool = Field(False, description="add each prompt's stage-1 negatives (wrong rule, "
+                                                       "compliant, over-cautious) to the on-policy samples, so "
+                                                       "every prompt has an unacceptable reply to reject")
     length_margin_alpha: float = Field(0.0, description="R-DPO style length margin α·(|y_w|−|y_l|) (sigmoid loss only)")
     safety_tolerance: float = Field(0.02, description="max allowed drop of the held-out refusal rate below the stage-2 model's")
     benign_tolerance: float | None = Field(0.05, description="max allowed drop of the held-out benign answer rate "

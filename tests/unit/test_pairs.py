@@ -149,3 +149,26 @@ def test_capped_prompts_take_harmful_and_benign_in_turn_and_rounds_rotate():
     assert [r["id"] for r in P.balanced_subset(rows, 4, start=4)] == ["h2", "b2", "h3", "b3"]
     assert [r["id"] for r in P.balanced_subset(rows, 4, start=8)] == ["b4", "b5", "h0", "b0"]   # wraps around
     assert P.balanced_subset(rows, None) == rows and P.balanced_subset(rows, 99) == rows
+
+
+def test_two_pairs_per_prompt_share_the_chosen_reply_and_take_both_kinds_of_rejected():
+    """Shorter *and* still useful: a benign prompt pairs the short answer against the long one and
+    against the refusal; a third pair is never a repeat text."""
+    rule = PairRule(prefer="longer", pairs_per_prompt=2)
+    by_prompt = {"b1": scored(BENIGN, [ANSWER_LONG, ANSWER, OVER_CAUTIOUS, OVER_CAUTIOUS]),
+                 "b2": scored({**BENIGN, "id": "b2"}, [ANSWER_LONG, ANSWER])}
+    pairs, skipped = P.select_length_controlled_pairs(by_prompt, rule)
+    b1 = [p for p in pairs if p["id"] == "b1"]
+    assert [p["reason"] for p in b1] == ["longer", "not_useful"]
+    assert {p["chosen"] for p in b1} == {ANSWER} and [p["rejected"] for p in b1] == [ANSWER_LONG, OVER_CAUTIOUS]
+    assert [p["reason"] for p in pairs if p["id"] == "b2"] == ["longer"]   # only one kind exists
+    three, _ = P.select_length_controlled_pairs(by_prompt, PairRule(prefer="longer", pairs_per_prompt=3))
+    assert len([p for p in three if p["id"] == "b1"]) == 2    # the duplicate refusal is not paired again
+    assert skipped == {}
+
+
+def test_offline_candidates_without_targets_keep_only_the_negatives():
+    offline = P.offline_candidates([{**HARMFUL, "completion": REFUSE_LONG}],
+                                   [{"id": "h1-neg0", "source_id": "h1", "kind": "no_rule_comply", "completion": COMPLY}],
+                                   targets=False)
+    assert [c["source"] for c in offline] == ["negative:no_rule_comply"]

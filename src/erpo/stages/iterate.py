@@ -3,10 +3,12 @@
 Each of T rounds, starting from the stage-2 model:
 
 1. sample K replies per training prompt from the CURRENT policy (one batched call); each round
-   takes its own `max_prompts` training prompts, harmful and benign in turn,
+   takes its own `max_prompts` training prompts, harmful and benign in turn; with
+   `include_negatives` the prompts' stage-1 negatives join the samples as candidates,
 2. judge them (`erpo.stages.pairs`: safety, usefulness, rule citation, format, tokens),
 3. select length-controlled pairs: chosen = the shortest acceptable reply; rejected = a longer
-   acceptable one (≥ `length_ratio`×) or an unacceptable one (`iterate.pair_rule`),
+   acceptable one (≥ `length_ratio`×) or an unacceptable one (`iterate.pair_rule`; with
+   `pairs_per_prompt: 2` one of each, so "shorter" never comes without "still safe and useful"),
 4. DPO with the current policy as reference (optionally with the R-DPO length margin),
 5. the guard: greedy replies of the new model to a few held-out prompts (eval split of
    `01_data/prompts.jsonl`); if the harmful-prompt refusal rate drops by more than
@@ -42,6 +44,7 @@ BackendFactory = Callable[[Path], Any]
 def iterate_paths(run_dir: str | Path) -> dict[str, Path]:
     run_dir, out = Path(run_dir), Path(run_dir) / "04_iterate"
     return {"sft_data": run_dir / "01_data" / "sft.jsonl", "prompts": run_dir / "01_data" / "prompts.jsonl",
+            "negatives": run_dir / "01_data" / "negatives.jsonl",
             "start_model": run_dir / "03_dpo" / "model", "dir": out, "guard": out / "guard.jsonl",
             "metrics": out / "metrics.jsonl", "final": out / "final.json"}
 
@@ -118,15 +121,16 @@ def guard_decision(before: dict, after: dict, cfg: IterateConfig) -> dict:
 def run_round(t: int, policy: Path, ctx: dict) -> dict:
     """Sample → judge → pairs → DPO → guard for round `t`, starting from `policy`; returns round.json."""
     from erpo.stages.dpo import train_dpo
-    from erpo.stages.pairs import balanced_subset, build_pairs
+    from erpo.stages.pairs import balanced_subset, build_pairs, offline_candidates
     cfg, rd = ctx["cfg"], round_dir(ctx["run_dir"], t)
     if (rd / "pairs.jsonl").exists() and (rd / "samples.jsonl").exists():
         pairs = read_jsonl(rd / "pairs.jsonl")
         stats = read_json(rd / "pairs.stats.json")
     else:
         rows = balanced_subset(ctx["rows"], cfg.max_prompts, start=(t - 1) * (cfg.max_prompts or 0))
+        offline = offline_candidates(rows, ctx["negatives"], targets=False) if cfg.include_negatives else []
         pairs, stats = build_pairs(rows, rd, backend=ctx["backend_factory"](policy), cfg=cfg,
-                                   judges=ctx["judges"], count_tokens=ctx["count_tokens"],
+                                   judges=ctx["judges"], count_tokens=ctx["count_tokens"], offline=offline,
                                    seed=ctx["seed"] + t, candidates_name="samples.jsonl")
     record = {"round": t, "policy_in": str(policy), "pairs": stats}
     if not pairs:
@@ -207,6 +211,7 @@ def _context(config: RunConfig, run_dir: Path, paths: dict, backend_factory: Bac
                                batch_size=cfg.generation_batch_size)
     return {"cfg": cfg, "run_dir": run_dir, "dtype": config.dtype, "seed": config.seed,
             "rows": load_prompt_rows(paths["sft_data"]),   # each round takes its own max_prompts of them
+            "negatives": read_jsonl(paths["negatives"]) if cfg.include_negatives and paths["negatives"].exists() else [],
             "guard_rows": held_out_prompts(paths["prompts"], cfg.guard_prompts, config.data),
             "backend_factory": backend_factory, "judges": judges or default_judges(),
             "count_tokens": token_counter(load_tokenizer(str(paths["start_model"])))}

@@ -67,12 +67,14 @@ def balanced_subset(rows: list[dict], n: int | None, start: int = 0) -> list[dic
     return [interleaved[(start + i) % len(interleaved)] for i in range(n)]
 
 
-def offline_candidates(sft_rows: Iterable[dict], negative_rows: Iterable[dict]) -> list[dict]:
-    """The SFT target (a reference candidate) and the stage-1 negatives of each prompt."""
+def offline_candidates(sft_rows: Iterable[dict], negative_rows: Iterable[dict], *,
+                       targets: bool = True) -> list[dict]:
+    """The SFT target (a reference candidate; left out with `targets=False`) and the stage-1
+    negatives of each prompt."""
     by_id = {r["id"]: r for r in sft_rows}
     out = []
     for row in by_id.values():
-        if row.get("completion"):
+        if targets and row.get("completion"):
             out.append(_candidate(row, row["completion"], source="sft_target"))
     for neg in negative_rows:
         prompt_id = neg.get("source_id", neg.get("id"))   # a negative's own id is "<prompt id>-negN"
@@ -181,30 +183,30 @@ def failure(scores: dict, rule: PairRule) -> str | None:
 
 def select_length_controlled_pairs(candidates_by_prompt: dict[str, list[dict]],
                                    rule: PairRule) -> tuple[list[dict], dict[str, int]]:
-    """One (chosen, rejected) pair per prompt, or a counted skip reason.
+    """Up to `rule.pairs_per_prompt` (chosen, rejected) pairs per prompt, or a counted skip reason.
 
     chosen = the acceptable candidate with the fewest reply tokens. rejected = per `rule.prefer`,
     the unacceptable candidate with the worst failure (longest first among equals), or the longest
     acceptable candidate at least `rule.length_ratio`× the chosen length; the other kind is the
-    fallback. Identical texts never form a pair.
+    fallback. Further pairs (same chosen) take the two kinds in turn, so a second pair contrasts
+    the chosen reply with one of the other kind when there is one. Identical texts never form a pair.
     """
     pairs, skipped = [], Counter()
     for prompt_id, candidates in candidates_by_prompt.items():
-        pair, reason = _pair_for_prompt(candidates, rule)
-        if pair is None:
+        prompt_pairs, reason = _pairs_for_prompt(candidates, rule)
+        if not prompt_pairs:
             skipped[reason] += 1
-        else:
-            pairs.append(pair)
+        pairs.extend(prompt_pairs)
     return pairs, dict(skipped)
 
 
-def _pair_for_prompt(candidates: list[dict], rule: PairRule) -> tuple[dict | None, str]:
+def _pairs_for_prompt(candidates: list[dict], rule: PairRule) -> tuple[list[dict], str]:
     graded = [(c, failure(c["scores"], rule)) for c in candidates]
     prefer_citation = rule.citation == "prefer"
     acceptable = sorted((c for c, f in graded if f is None),
                         key=lambda c: (prefer_citation and not c["scores"]["citation_ok"], c["scores"]["reply_tokens"]))
     if not acceptable:
-        return None, "no_acceptable"
+        return [], "no_acceptable"
     chosen = acceptable[0]
     if prefer_citation and chosen["scores"]["citation_ok"]:   # a wrong citation now loses to the chosen one
         graded = [(c, f or (None if c["scores"]["citation_ok"] else "wrong_rule")) for c, f in graded]
@@ -212,15 +214,30 @@ def _pair_for_prompt(candidates: list[dict], rule: PairRule) -> tuple[dict | Non
     worse = sorted(((c, f) for c, f in others if f is not None),
                    key=lambda cf: (FAILURE_ORDER.index(cf[1]), -cf[0]["scores"]["reply_tokens"]))
     min_tokens = rule.length_ratio * max(1, chosen["scores"]["reply_tokens"])
-    longer = sorted((c for c, f in others if f is None and c["scores"]["reply_tokens"] >= min_tokens),
-                    key=lambda c: -c["scores"]["reply_tokens"])
-    options = [(c, f) for c, f in worse] + [(c, "longer") for c in longer]
-    if rule.prefer == "longer":
-        options = [(c, "longer") for c in longer] + [(c, f) for c, f in worse]
+    longer = [(c, "longer") for c in sorted((c for c, f in others if f is None and c["scores"]["reply_tokens"] >= min_tokens),
+                                            key=lambda c: -c["scores"]["reply_tokens"])]
+    first, second = (longer, worse) if rule.prefer == "longer" else (worse, longer)
+    options = _alternate(first, second)
     if not options:
-        return None, "no_rejected" if others else "single_candidate"   # single = one distinct reply
-    rejected, reason = options[0]
-    return make_pair(chosen, rejected, reason), ""
+        return [], "no_rejected" if others else "single_candidate"   # single = one distinct reply
+    rejected = _distinct_texts(options)[:rule.pairs_per_prompt]
+    return [make_pair(chosen, c, reason) for c, reason in rejected], ""
+
+
+def _alternate(first: list, second: list) -> list:
+    """first[0], second[0], first[1], second[1], …, then the rest of the longer list."""
+    return [x for pair in itertools.zip_longest(first, second) for x in pair if x is not None]
+
+
+def _distinct_texts(options: list[tuple[dict, str]]) -> list[tuple[dict, str]]:
+    seen: set[str] = set()
+    out = []
+    for cand, reason in options:
+        text = cand["completion"].strip()
+        if text not in seen:
+            seen.add(text)
+            out.append((cand, reason))
+    return out
 
 
 def make_pair(chosen: dict, rejected: dict, reason: str) -> dict:
