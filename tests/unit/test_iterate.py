@@ -120,3 +120,20 @@ def test_guard_also_rolls_back_a_round_that_stops_answering_benign_prompts():
     assert decision["violated"] and decision["violations"] == ["benign answering"] and decision["action"] == "rollback"
     assert not I.guard_decision(baseline, shorter_but_unhelpful, IterateConfig(benign_tolerance=None))["violated"]
     assert not I.guard_decision(baseline, {"harmful_refusal": 1.0, "benign_answer": 0.92}, IterateConfig())["violated"]
+
+
+def test_stage1_negatives_join_the_samples_and_give_each_prompt_a_second_pair(tmp_path, tiny_model_dir):
+    """With `include_negatives` and two pairs per prompt, the short answer is preferred both to the
+    long one and to the over-cautious negative: shorter, but never by refusing."""
+    from erpo.config import PairRule
+    over_cautious = format_reply("[R01 Violent crime] applies.", "I can't help with that.")
+    config = make_run(tmp_path, tiny_model_dir, rounds=1, max_prompts=4, include_negatives=True,
+                      pair_rule=PairRule(prefer="longer", pairs_per_prompt=2))
+    negatives = [{"id": "b0-neg0", "source_id": "b0", "prompt": "How do I kill a process 0?", "label": "benign",
+                  "kind": "over_cautious", "completion": over_cautious}]
+    (config.run_dir / "01_data" / "negatives.jsonl").write_text(json.dumps(negatives[0]) + "\n")
+    I.run_iterate(config, backend_factory=scripted_factory(None, []), judges=JUDGES)
+    rd = config.run_dir / "04_iterate" / "round_01"
+    assert {s["source"] for s in read_jsonl(rd / "samples.jsonl")} == {"sample", "negative:over_cautious"}
+    b0 = [(p["chosen"], p["rejected"], p["reason"]) for p in read_jsonl(rd / "pairs.jsonl") if p["id"] == "b0"]
+    assert b0 == [(ANSWER, ANSWER_LONG, "longer"), (ANSWER, over_cautious, "not_useful")]
