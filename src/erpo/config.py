@@ -140,6 +140,11 @@ class EvalConfig(Section):
     attacks: list[str] = Field(["template", "prefix_injection", "past_tense"],
                                description="attacks for the jailbreak suite (registry names; see erpo.attacks)")
     judges: list[str] = Field(["refusal", "length", "rule_citation", "usefulness"], description="judges to apply")
+    citation_reference: Literal["classifier", "dataset"] = Field(
+        "classifier", description="what a harmful reply's rule citation is checked against: the risk classifier's "
+                                  "rule for the prompt (what stage 1 teaches the model to cite; the embedding "
+                                  "classifier fitted on the run's train split, as in build-data) or the dataset's "
+                                  "own category mapped onto the policy")
     judge_options: dict[str, dict] = Field(default_factory=dict,
                                            description="keyword arguments per judge, e.g. {llm: {model: ..., backend: openai}}")
     max_new_tokens: int = Field(256, description="max tokens per reply")

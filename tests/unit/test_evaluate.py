@@ -13,12 +13,12 @@ from erpo.metrics import bootstrap_ci, estimate, summarize_eval
 REFUSAL = "<think>\n[R01 Violent crime] applies.\n</think>\n\nI'm sorry, but I can't help with that."
 DATA = DataConfig(harmful_sources=["harmbench"])
 CONFIG = EvalConfig(limit=6, attacks=["none", "base64", "past_tense"], judges=["refusal", "length", "rule_citation"],
-                    judge_options={"refusal": {"use_classifier": False}})
+                    judge_options={"refusal": {"use_classifier": False}}, citation_reference="dataset")
 
 
-def _evaluate(tmp_path, backend, suites=("harmful", "jailbreak", "overrefusal", "benign"), **kw):
+def _evaluate(tmp_path, backend, suites=("harmful", "jailbreak", "overrefusal", "benign"), config=CONFIG, **kw):
     from erpo.stages.evaluate import evaluate_model
-    return evaluate_model("mock-model", list(suites), tmp_path / "eval", CONFIG, label="m", backend=backend,
+    return evaluate_model("mock-model", list(suites), tmp_path / "eval", config, label="m", backend=backend,
                           data_config=DATA, **kw)
 
 
@@ -60,6 +60,29 @@ def test_rejudge_rescores_saved_completions_with_a_changed_judge(tmp_path):
     assert stale["harmful"]["none"]["harmful_refusal"]["value"] == 0.0   # saved judgments reused
     fresh = _evaluate(tmp_path, get_backend("mock", replies=["unused"]), suites=["harmful"], rejudge=True)
     assert fresh["harmful"]["none"]["harmful_refusal"]["value"] == 1.0
+
+
+class OneRuleClassifier:
+    """Stands in for the fitted risk classifier: every prompt → R01 (unsure: "none", top rule R01)."""
+    def predict(self, prompts):
+        return [("none", 0.5)] * len(prompts)
+
+    def top_rule(self, prompts):
+        return ["R01"] * len(prompts)
+
+
+def test_citations_are_checked_against_the_classifier_rule_and_follow_a_changed_reference(tmp_path):
+    """The reply cites R01; the classifier says R01 for every prompt, the dataset labels vary."""
+    backend = get_backend("mock", replies=[REFUSAL])
+    by_classifier = _evaluate(tmp_path, backend, suites=("harmful",), classifier=OneRuleClassifier(),
+                              config=CONFIG.model_copy(update={"citation_reference": "classifier"}))
+    assert by_classifier["harmful"]["none"]["rule_citation"]["value"] == 1.0
+    rows = read_jsonl(tmp_path / "eval" / "m" / "harmful" / "none" / "completions.jsonl")
+    assert {r["expected_rule"] for r in rows} == {"R01"} and {r["category"] for r in rows} != {"R01"}
+    by_dataset = _evaluate(tmp_path, backend, suites=("harmful",))   # saved completions, re-labelled and re-judged
+    assert by_dataset["harmful"]["none"]["rule_citation"]["value"] == \
+        sum(r["category"] == "R01" for r in rows) / len(rows) < 1.0
+    assert len(backend.calls) == len(rows)   # generated once
 
 
 def test_mixed_replies_give_exact_rates_and_summary(tmp_path):

@@ -111,16 +111,44 @@ def _benign_eval(data: DataConfig) -> list:
             if r.split == "eval"]
 
 
-def suite_cases(suite: str, records: list, attacks: list[str], seed: int) -> dict[str, list[dict]]:
-    """{attack: [case]}; only the jailbreak suite is attacked, every other suite runs as `none`."""
+def suite_cases(suite: str, records: list, attacks: list[str], seed: int,
+                expected: dict[str, str | None] | None = None) -> dict[str, list[dict]]:
+    """{attack: [case]}; only the jailbreak suite is attacked, every other suite runs as `none`.
+
+    `expected` maps a record id to the rule its reply should cite (default: the dataset category).
+    """
     from erpo.attacks import get_attack
     names = attacks if suite == "jailbreak" else ["none"]
+    expected = expected or {}
     cases: dict[str, list[dict]] = {}
     for name in names:
         attack = get_attack(name)
         cases[name] = [{"id": r.id, "prompt": r.prompt, "attacked_prompt": attack(r.prompt, seed),
-                        "label": r.label, "category": r.category, "source": r.source} for r in records]
+                        "label": r.label, "category": r.category, "expected_rule": expected.get(r.id, r.category),
+                        "source": r.source} for r in records]
     return cases
+
+
+def expected_rules(records: list, reference: str, classifier: Any, data: DataConfig, policy: Any) -> dict[str, str | None]:
+    """The rule each harmful record's reply should cite: the risk classifier's (as build-data labels
+    training prompts, "none" falling back to the most likely rule) or the dataset's category."""
+    harmful = [r for r in records if r.label == "harmful"]
+    if reference == "dataset" or not harmful:
+        return {r.id: r.category for r in records}
+    from erpo.stages.build_data import classify
+    classifier = classifier or _fitted_risk_classifier(data, policy)
+    return {row["id"]: row["category"] for row in classify(classifier, harmful)}
+
+
+def _fitted_risk_classifier(data: DataConfig, policy: Any) -> Any:
+    """The embedding risk classifier on the run's train split (cached by its training data)."""
+    from erpo.data import load_prompts
+    from erpo.policy import load_policy_file
+    from erpo.reasoning.classifier import get_risk_classifier
+    if not hasattr(policy, "rules"):   # a policy name or file
+        policy = load_policy_file(policy or "default")
+    records = load_prompts(data.harmful_sources + data.benign_sources, eval_fraction=data.eval_fraction, seed=data.seed)
+    return get_risk_classifier("embedding", policy).fit([r for r in records if r.split == "train"], policy)
 
 
 # --- generate ---------------------------------------------------------------------------------
@@ -183,7 +211,8 @@ def judge_folder(folder: Path, rows: list[dict], judges: dict[str, Any], *, reju
                 out[name] = old
                 continue
         inputs = [JudgeInput(id=r["id"], prompt=r["prompt"], completion=r["completion"], label=r["label"],
-                             category=r.get("category"), completion_tokens=r.get("completion_tokens") or 0,
+                             category=r.get("expected_rule", r.get("category")),
+                             completion_tokens=r.get("completion_tokens") or 0,
                              latency_s=r.get("latency_s") or 0.0) for r in rows]
         out[name] = [j.to_dict() for j in judge(inputs)]
         write_jsonl(path, out[name])
@@ -195,8 +224,11 @@ def judge_folder(folder: Path, rows: list[dict], judges: dict[str, Any], *, reju
 def evaluate_model(model: str, suites: list[str], out_dir: str | Path, config: EvalConfig, *,
                    label: str | None = None, backend: Any = None, policy: Any = None, dtype: str = "auto",
                    data_config: DataConfig | None = None, rejudge: bool = False,
-                   data_file: dict | None = None) -> dict:
+                   data_file: dict | None = None, classifier: Any = None) -> dict:
     """Evaluate one model on `suites`; returns {suite: {attack: metrics}} (also written to files).
+
+    Harmful replies' rule citations are checked against `config.citation_reference`; `classifier`
+    (anything with `predict`/`top_rule`) replaces the fitted risk classifier (tests).
 
     `backend` may be a ready backend object (tests pass the mock); otherwise one is built from
     `config.backend` the first time a completion is missing, so re-judging never loads a model.
@@ -210,13 +242,17 @@ def evaluate_model(model: str, suites: list[str], out_dir: str | Path, config: E
     judges = build_judges(config.judges, config.judge_options, _tokenizer_for(model, config, backend))
     results: dict[str, dict] = {}
     for suite in suites:
-        cases = suite_cases(suite, suite_records(suite, data, limit, config.seed, data_file), config.attacks,
-                            config.seed)
+        records = suite_records(suite, data, limit, config.seed, data_file)
+        reference = config.citation_reference if "rule_citation" in config.judges else "dataset"
+        expected = expected_rules(records, reference, classifier, data, policy)
+        cases = suite_cases(suite, records, config.attacks, config.seed, expected)
         folders = {attack: root / suite / attack for attack in cases}
         changed = generate_suite(factory, folders, cases, config, desc=f"{label}/{suite}")
         for attack, folder in folders.items():
-            rows = read_jsonl(folder / "completions.jsonl")
-            judgments = judge_folder(folder, rows, judges, rejudge=rejudge or attack in changed)
+            rows, relabelled = _with_expected_rules(read_jsonl(folder / "completions.jsonl"), expected)
+            if relabelled:   # saved completions from another citation reference: the file follows the setting
+                write_jsonl(folder / "completions.jsonl", rows)
+            judgments = judge_folder(folder, rows, judges, rejudge=rejudge or attack in changed or relabelled)
             metrics = {"model": model, "label": label, "suite": suite, "attack": attack,
                        **suite_metrics(rows, judgments, seed=config.seed)}
             write_json(folder / "metrics.json", metrics)
@@ -225,6 +261,16 @@ def evaluate_model(model: str, suites: list[str], out_dir: str | Path, config: E
                                        "config": config.model_dump(),
                                        **summarize_model(label, _merge_saved(root, results))})
     return results
+
+
+def _with_expected_rules(rows: list[dict], expected: dict[str, str | None]) -> tuple[list[dict], bool]:
+    """Rows with `expected_rule` set from `expected` (when it knows the id); True if any changed."""
+    changed = False
+    for row in rows:
+        rule = expected.get(row["id"], row.get("expected_rule", row.get("category")))
+        if row.get("expected_rule", "<unset>") != rule:
+            row["expected_rule"], changed = rule, True
+    return rows, changed
 
 
 def _merge_saved(root: Path, results: dict) -> dict:
