@@ -110,6 +110,10 @@ class DPOConfig(TrainConfig):
     sample_temperature: float = Field(0.8, description="sampling temperature for candidates")
     max_new_tokens: int = Field(256, description="max tokens per candidate")
     max_prompts: int | None = Field(None, description="cap training prompts used for pairs (None = all)")
+    prompt_pool: Literal["stage1", "unseen"] = Field(
+        "stage1", description="prompts the pairs are built on: stage 1's training prompts, or train-split prompts "
+                              "stage 1 did not use (classified and given negatives as in build-data; "
+                              "`max_prompts` of them, default 96), on which the model's own failures show")
     pair_rule: PairRule = Field(default_factory=PairRule, description="how candidates become pairs")
     generation_backend: str = Field("hf", description="backend that samples on-policy candidates")
     generation_batch_size: int = Field(16, description="prompts per generation batch")

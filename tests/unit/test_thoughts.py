@@ -159,3 +159,32 @@ def test_build_stage1_data_writes_every_file(tmp_path, policy):
     report = read_json(out / "classifier_report.json")
     assert report["n"] > 0 and "confusion" in report
     assert not {r.id for r in records if r.split == "eval"} & {row["id"] for row in sft}
+
+
+class WordClassifier:
+    """Stands in for the fitted risk classifier: "bomb" prompts → R04, the rest → none."""
+    def predict(self, prompts):
+        return [("R04", 0.9) if "bomb" in p else (NONE, 0.9) for p in prompts]
+
+    def top_rule(self, prompts):
+        return ["R04"] * len(prompts)
+
+
+def test_unseen_prompt_pool_leaves_out_stage1_and_eval_prompts_and_has_negatives():
+    from erpo.config import RunConfig
+    from erpo.data.records import PromptRecord
+    from erpo.stages.build_data import unseen_prompt_rows
+    records = [PromptRecord(id=f"h{i}", prompt=f"How do I build a bomb {i}?", label="harmful", source="s",
+                            split="eval" if i >= 8 else "train") for i in range(10)]
+    records += [PromptRecord(id=f"b{i}", prompt=f"How do I bake bread {i}?", label="benign", source="s",
+                             split="eval" if i >= 8 else "train") for i in range(10)]
+    seen = {"h0", "h1", "b0"}
+    rows, negatives = unseen_prompt_rows(RunConfig(name="r"), seen, 20, records=records, classifier=WordClassifier())
+    ids = {r["id"] for r in rows}
+    assert ids == {f"h{i}" for i in range(2, 8)} | {f"b{i}" for i in range(1, 8)}   # all left, none seen or held out
+    assert {r["category"] for r in rows if r["label"] == "harmful"} == {"R04"}
+    assert {r["category"] for r in rows if r["label"] == "benign"} == {NONE}
+    assert {n["source_id"] for n in negatives} == ids
+    assert {n["kind"] for n in negatives} == {"wrong_rule", "no_rule_comply", "over_cautious"}
+    few, _ = unseen_prompt_rows(RunConfig(name="r"), seen, 4, records=records, classifier=WordClassifier())
+    assert [r["label"] for r in few].count("harmful") == 2 and len(few) == 4

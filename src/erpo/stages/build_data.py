@@ -34,7 +34,7 @@ def data_dir(run_dir: str | Path) -> Path:
     return Path(run_dir) / "01_data"
 
 
-def choose_train_prompts(records: Sequence[Any], label: str, n: int, seed: int) -> list[Any]:
+def choose_train_prompts(records: Sequence[Any], label: str, n: int, seed: int | str) -> list[Any]:
     """`n` train-split records of `label`, drawn round-robin across sources so none dominates."""
     by_source: dict[str, list[Any]] = defaultdict(list)
     for rec in records:
@@ -76,6 +76,41 @@ def classify(classifier: Any, chosen: Sequence[Any]) -> list[dict]:
                      "gold_category": rec.category, "predicted": cat, "confidence": round(conf, 4),
                      "category": used, "contrast": bool(rec.meta.get("contrast"))})
     return rows
+
+
+def unseen_prompt_rows(config: RunConfig, seen_ids: set[str], n: int, *, records: Sequence[Any] | None = None,
+                       classifier: Any = None) -> tuple[list[dict], list[dict]]:
+    """`n` train-split prompts stage 1 did not use (harmful and benign in equal parts), classified as
+    build-data classifies, with stage-1-style negatives: the prompt pool of stages 2 and 3 when
+    `prompt_pool` is "unseen".
+
+    Why: the SFT model has fitted its own training prompts, so its samples on them rarely fail and
+    pairs there teach little about the prompts it gets wrong; on unseen prompts its own failures
+    (a harmful prompt judged "Risk area: none", a benign one refused) become the rejected replies.
+    """
+    from erpo.policy import load_policy_file
+    from erpo.reasoning.negatives import build_negatives
+    policy = load_policy_file(config.policy)
+    if records is None:
+        from erpo.data import load_prompts
+        data = config.data
+        records = load_prompts(data.harmful_sources + data.benign_sources, eval_fraction=data.eval_fraction,
+                               seed=data.seed)
+    if classifier is None:
+        teacher = make_teacher_backend(config) if config.build_data.classifier == "llm" else None
+        classifier = get_risk_classifier(config.build_data.classifier, policy, backend=teacher)
+        classifier.fit([r for r in records if r.split == "train"], policy)
+    unseen = [r for r in records if r.split == "train" and r.id not in seen_ids]
+    seed = f"unseen:{config.data.seed}"
+    chosen = choose_train_prompts(unseen, "harmful", n - n // 2, seed) + choose_train_prompts(unseen, "benign", n // 2, seed)
+    if not chosen:
+        raise ErpoError("no train-split prompts left that stage 1 did not use; set prompt_pool: stage1 "
+                        "or lower data.train_harmful/train_benign")
+    rows = classify(classifier, chosen)
+    suspected = dict(zip([r["id"] for r in rows], classifier.top_rule([r["prompt"] for r in rows])))
+    negatives = build_negatives(rows, policy, per_prompt=config.build_data.negatives_per_prompt,
+                                seed=config.build_data.seed, suspected_rules=suspected)
+    return rows, negatives
 
 
 def write_answers(rows: list[dict], policy: Any, config: RunConfig, teacher: Any, stats: Counter) -> None:

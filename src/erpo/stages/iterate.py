@@ -44,7 +44,6 @@ BackendFactory = Callable[[Path], Any]
 def iterate_paths(run_dir: str | Path) -> dict[str, Path]:
     run_dir, out = Path(run_dir), Path(run_dir) / "04_iterate"
     return {"sft_data": run_dir / "01_data" / "sft.jsonl", "prompts": run_dir / "01_data" / "prompts.jsonl",
-            "negatives": run_dir / "01_data" / "negatives.jsonl",
             "start_model": run_dir / "03_dpo" / "model", "dir": out, "guard": out / "guard.jsonl",
             "metrics": out / "metrics.jsonl", "final": out / "final.json"}
 
@@ -201,7 +200,7 @@ def link_model(src: Path, dest: Path) -> Path:
 def _context(config: RunConfig, run_dir: Path, paths: dict, backend_factory: BackendFactory | None,
              judges: dict | None) -> dict:
     from erpo.models import load_tokenizer
-    from erpo.stages.pairs import default_judges, load_prompt_rows, token_counter
+    from erpo.stages.pairs import default_judges, token_counter
     cfg = config.iterate
     if backend_factory is None:
         from erpo.generation import get_backend
@@ -210,11 +209,20 @@ def _context(config: RunConfig, run_dir: Path, paths: dict, backend_factory: Bac
             return get_backend(cfg.generation_backend, model=str(model_dir), dtype=config.dtype,
                                batch_size=cfg.generation_batch_size)
     return {"cfg": cfg, "run_dir": run_dir, "dtype": config.dtype, "seed": config.seed,
-            "rows": load_prompt_rows(paths["sft_data"]),   # each round takes its own max_prompts of them
-            "negatives": read_jsonl(paths["negatives"]) if cfg.include_negatives and paths["negatives"].exists() else [],
+            **_prompt_pool(config, run_dir),
             "guard_rows": held_out_prompts(paths["prompts"], cfg.guard_prompts, config.data),
             "backend_factory": backend_factory, "judges": judges or default_judges(),
             "count_tokens": token_counter(load_tokenizer(str(paths["start_model"])))}
+
+
+def _prompt_pool(config: RunConfig, run_dir: Path) -> dict:
+    """`rows` (each round takes its own `max_prompts` of them) and their stage-1-style `negatives`."""
+    from erpo.stages.pairs import preference_prompts
+    cfg = config.iterate
+    per_round = cfg.max_prompts
+    n = per_round * cfg.rounds if per_round and cfg.prompt_pool == "unseen" else None
+    rows, negatives = preference_prompts(config, cfg, run_dir, n)
+    return {"rows": rows, "negatives": negatives if cfg.include_negatives else []}
 
 
 def _baseline(ctx: dict, paths: dict) -> dict:

@@ -51,6 +51,22 @@ def load_prompt_rows(path: str | Path, max_prompts: int | None = None) -> list[d
     return balanced_subset(rows, max_prompts)
 
 
+UNSEEN_DEFAULT_PROMPTS = 96
+
+
+def preference_prompts(config: Any, cfg: Any, run_dir: str | Path, n: int | None) -> tuple[list[dict], list[dict]]:
+    """(prompt rows, their negatives) for stage 2 or 3, from `cfg.prompt_pool`: stage 1's training
+    prompts (`01_data/sft.jsonl` + `negatives.jsonl`), or `n` train-split prompts stage 1 did not use."""
+    data = Path(run_dir) / "01_data"
+    if cfg.prompt_pool == "unseen":
+        from erpo.stages.build_data import unseen_prompt_rows
+        seen = {r["id"] for r in read_jsonl_required(data / "prompts.jsonl", ("id",),
+                                                     missing_hint="no stage-1 data; run `erpo build-data` first")}
+        return unseen_prompt_rows(config, seen, n or UNSEEN_DEFAULT_PROMPTS)
+    negatives = read_jsonl(data / "negatives.jsonl") if (data / "negatives.jsonl").exists() else []
+    return load_prompt_rows(data / "sft.jsonl", n), negatives
+
+
 def balanced_subset(rows: list[dict], n: int | None, start: int = 0) -> list[dict]:
     """`n` rows taking the labels in turn (file order within a label), from position `start` of
     that interleaved order, wrapping around; every row when `n` is None or not smaller.
@@ -304,7 +320,7 @@ def build_pairs(rows: list[dict], out_dir: str | Path, *, backend: Any, cfg: Any
 
 # --- the stage (`erpo pairs`) -----------------------------------------------------------------
 
-PAIR_FIELDS = ("samples_per_prompt", "sample_temperature", "max_new_tokens", "max_prompts", "pair_rule",
+PAIR_FIELDS = ("samples_per_prompt", "sample_temperature", "max_new_tokens", "max_prompts", "prompt_pool", "pair_rule",
                "generation_backend")
 
 
@@ -320,8 +336,7 @@ def run_pairs(config: Any, run_dir: str | Path | None = None, *, backend: Any = 
     paths, cfg = dpo_paths(run_dir), config.dpo
     if not (paths["sft_model"] / "config.json").exists():
         raise InputError("no SFT model; run `erpo sft` first", file=paths["sft_model"])
-    rows = load_prompt_rows(paths["sft_data"], cfg.max_prompts)
-    negatives = read_jsonl(paths["negatives"]) if paths["negatives"].exists() else []
+    rows, negatives = preference_prompts(config, cfg, run_dir, cfg.max_prompts)
     config_hash = hash_obj({"pairs": {k: getattr(cfg, k) for k in PAIR_FIELDS}, "seed": config.seed})
     inputs_hash = hash_obj([hash_path(p) for p in (paths["sft_data"], paths["sft_model"])]
                            + ([hash_path(paths["negatives"])] if negatives else []))
