@@ -102,6 +102,30 @@ def _logit_metrics(log_softmax: Any, logits: Any, labels: Any, mask: Any, skip: 
     return {"entropy": entropy, "log_sum_sq_probs": log_sum_sq_probs, "mean_logits": mean_logits, "is_top1": is_top1}
 
 
+def checkpoint_to_resume(checkpoint_dir: str | Path, fingerprint: str) -> str | None:
+    """The checkpoint a rerun resumes from: only one written by a run with the same `fingerprint`
+    (a hash of the settings and inputs), else None.
+
+    A checkpoint carries its optimizer state and schedule, so resuming one written under another
+    learning rate or other data would silently continue, or even just finish, the old run. A stamp
+    next to the checkpoints names the run that wrote them; on a mismatch they are removed (and said).
+    """
+    import shutil
+    checkpoint_dir = Path(checkpoint_dir)
+    stamp = checkpoint_dir / "erpo_run_fingerprint.txt"
+    if checkpoint_dir.is_dir() and (not stamp.exists() or stamp.read_text().strip() != fingerprint):
+        stale = sorted(checkpoint_dir.glob("checkpoint-*"))
+        if stale:
+            print(f"{checkpoint_dir}: {len(stale)} checkpoint(s) from other settings or inputs, removed, not resumed")
+        for path in stale:
+            shutil.rmtree(path)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    from erpo.artifacts import atomic_path
+    with atomic_path(stamp) as tmp:
+        tmp.write_text(fingerprint + "\n")
+    return last_checkpoint(checkpoint_dir)
+
+
 def last_checkpoint(checkpoint_dir: str | Path) -> str | None:
     """The newest *complete* `checkpoint-N` folder, or None.
 

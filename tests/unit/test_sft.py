@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 
 from erpo.artifacts import read_json, write_jsonl
@@ -72,11 +74,16 @@ def test_run_sft_checkpoints_resumes_and_saves_reloadable_model(tmp_path, tiny_t
     run_dir = tmp_path / "t"
     (run_dir / "01_data").mkdir(parents=True)
     (tmp_path / "01_data" / "sft.jsonl").rename(run_dir / "01_data" / "sft.jsonl")
-    run_sft(_config(tmp_path, max_steps=3, save_steps=3), run_dir, model=tiny_llama(tiny_tokenizer), tokenizer=tiny_tokenizer)
-    assert last_checkpoint(sft_paths(run_dir)["checkpoints"]).endswith("checkpoint-3")
-    out = run_sft(_config(tmp_path, max_steps=6, save_steps=3), run_dir, model=tiny_llama(tiny_tokenizer),
-                  tokenizer=tiny_tokenizer)
+    config = _config(tmp_path, max_steps=6, save_steps=3)
+    run_sft(config, run_dir, model=tiny_llama(tiny_tokenizer), tokenizer=tiny_tokenizer)
+    checkpoints = sft_paths(run_dir)["checkpoints"]
+    assert last_checkpoint(checkpoints).endswith("checkpoint-6")
+    shutil.rmtree(checkpoints / "checkpoint-6")      # as if killed after step 3
+    out = run_sft(config, run_dir, model=tiny_llama(tiny_tokenizer), tokenizer=tiny_tokenizer)
     assert "resuming SFT from" in capsys.readouterr().out
+    run_sft(_config(tmp_path, max_steps=6, save_steps=3, learning_rate=1e-4), run_dir, model=tiny_llama(tiny_tokenizer),
+            tokenizer=tiny_tokenizer)                 # other settings: trained anew, not resumed
+    assert "resuming SFT from" not in capsys.readouterr().out
     record = read_json(run_dir / "manifest.json")["stages"]["sft"]
     assert record["steps"] == 6
     model, tok = load_policy(str(out), dtype="fp32")

@@ -1,4 +1,4 @@
-from erpo.training import last_checkpoint
+from erpo.training import checkpoint_to_resume, last_checkpoint
 
 
 def _checkpoint(root, step, complete=True):
@@ -21,6 +21,18 @@ def test_partial_checkpoint_from_a_kill_is_skipped(tmp_path):
 def test_no_complete_checkpoint(tmp_path):
     _checkpoint(tmp_path, 1, complete=False)
     assert last_checkpoint(tmp_path) is None
+
+
+def test_checkpoints_of_other_settings_are_removed_not_resumed(tmp_path):
+    """Changing the learning rate and rerunning must train anew, not continue the old schedule."""
+    root = tmp_path / "checkpoints"
+    assert checkpoint_to_resume(root, "run-a") is None             # first run: stamps the folder
+    _checkpoint(root, 4)
+    assert checkpoint_to_resume(root, "run-a").endswith("checkpoint-4")   # same settings: resumed
+    assert checkpoint_to_resume(root, "run-b") is None             # other settings: removed
+    assert not (root / "checkpoint-4").exists()
+    _checkpoint(root, 2)
+    assert checkpoint_to_resume(root, "run-b").endswith("checkpoint-2")
 
 
 def test_full_logits_head_gives_trls_fused_outputs_and_gradients(tiny_tokenizer):

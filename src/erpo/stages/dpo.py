@@ -25,7 +25,7 @@ from typing import Any
 from erpo.artifacts import Manifest, hash_obj, hash_path, read_jsonl_required, write_json
 from erpo.config import DPOConfig, RunConfig
 from erpo.errors import ErpoError, InputError
-from erpo.training import last_checkpoint, load_trainable_policy, use_full_logits_off_cuda, warmup_steps
+from erpo.training import checkpoint_to_resume, load_trainable_policy, use_full_logits_off_cuda, warmup_steps
 
 STAGE = "dpo"
 TRL_LOSS = {"sigmoid": "sigmoid", "ipo": "ipo", "length_normalized": "sigmoid_norm"}
@@ -150,7 +150,9 @@ def train_dpo(policy: str | Path, pairs: list[dict], out_dir: str | Path, cfg: D
         model, tokenizer = load_trainable_policy(policy, dtype)
     trainer = build_dpo_trainer(model, tokenizer, pairs, cfg, out_dir / "checkpoints", ref_cache=out_dir / "ref_logps.pt",
                                 dtype=dtype, length_margin_alpha=length_margin_alpha)
-    resume = last_checkpoint(out_dir / "checkpoints")
+    fingerprint = hash_obj({"cfg": cfg, "pairs": pairs, "policy": str(policy), "alpha": length_margin_alpha,
+                            "dtype": dtype})
+    resume = checkpoint_to_resume(out_dir / "checkpoints", fingerprint)
     if resume:
         print(f"resuming DPO from {resume}")
     start = time.perf_counter()

@@ -21,7 +21,7 @@ from typing import Any
 from erpo.artifacts import Manifest, hash_obj, hash_path, read_jsonl
 from erpo.config import RunConfig, SFTConfig
 from erpo.errors import ErpoError, InputError
-from erpo.training import last_checkpoint, load_trainable_policy, use_full_logits_off_cuda, warmup_steps
+from erpo.training import checkpoint_to_resume, load_trainable_policy, use_full_logits_off_cuda, warmup_steps
 
 STAGE = "sft"
 
@@ -108,7 +108,9 @@ def run_sft(config: RunConfig, run_dir: str | Path | None = None, *, model: Any 
     elif tokenizer is None:
         raise ErpoError("run_sft: pass the tokenizer together with the model")
     trainer = build_trainer(model, tokenizer, examples, config.sft, paths["checkpoints"], dtype=config.dtype)
-    resume = last_checkpoint(paths["checkpoints"])
+    fingerprint = hash_obj({"sft": config.sft, "model": config.model, "dtype": config.dtype,
+                            "data": hash_path(paths["data"])})
+    resume = checkpoint_to_resume(paths["checkpoints"], fingerprint)
     if resume:
         print(f"resuming SFT from {resume}")
     start = time.perf_counter()
