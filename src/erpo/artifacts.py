@@ -165,6 +165,27 @@ def hash_path(path: str | Path) -> str:
     return h.hexdigest()[:16]
 
 
+def remove_outputs_of_other_runs(folder: str | Path, fingerprint: str, pattern: str) -> list[Path]:
+    """Remove what matches `pattern` in `folder` unless it was written by a run with `fingerprint`
+    (a hash of that run's settings and inputs); then stamp the folder with `fingerprint`.
+
+    Resumable stages reuse what an interrupted run left behind (checkpoints, finished stage-3
+    rounds); reusing it after the settings or inputs changed would silently continue the old run.
+    Returns the removed paths.
+    """
+    import shutil
+    folder = Path(folder)
+    stamp = folder / "erpo_run_fingerprint.txt"
+    stale: list[Path] = []
+    if folder.is_dir() and (not stamp.exists() or stamp.read_text().strip() != fingerprint):
+        stale = sorted(folder.glob(pattern))
+        for path in stale:
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    write_text(stamp, fingerprint + "\n")
+    return stale
+
+
 class Manifest:
     """`manifest.json` of a run: which stages finished, with their config and input hashes.
 

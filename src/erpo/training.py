@@ -107,22 +107,13 @@ def checkpoint_to_resume(checkpoint_dir: str | Path, fingerprint: str) -> str | 
     (a hash of the settings and inputs), else None.
 
     A checkpoint carries its optimizer state and schedule, so resuming one written under another
-    learning rate or other data would silently continue, or even just finish, the old run. A stamp
-    next to the checkpoints names the run that wrote them; on a mismatch they are removed (and said).
+    learning rate or other data would silently continue, or even just finish, the old run; such
+    checkpoints are removed (and said so).
     """
-    import shutil
-    checkpoint_dir = Path(checkpoint_dir)
-    stamp = checkpoint_dir / "erpo_run_fingerprint.txt"
-    if checkpoint_dir.is_dir() and (not stamp.exists() or stamp.read_text().strip() != fingerprint):
-        stale = sorted(checkpoint_dir.glob("checkpoint-*"))
-        if stale:
-            print(f"{checkpoint_dir}: {len(stale)} checkpoint(s) from other settings or inputs, removed, not resumed")
-        for path in stale:
-            shutil.rmtree(path)
-    checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    from erpo.artifacts import atomic_path
-    with atomic_path(stamp) as tmp:
-        tmp.write_text(fingerprint + "\n")
+    from erpo.artifacts import remove_outputs_of_other_runs
+    stale = remove_outputs_of_other_runs(checkpoint_dir, fingerprint, "checkpoint-*")
+    if stale:
+        print(f"{checkpoint_dir}: {len(stale)} checkpoint(s) from other settings or inputs, removed, not resumed")
     return last_checkpoint(checkpoint_dir)
 
 

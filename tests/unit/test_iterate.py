@@ -87,6 +87,18 @@ def test_rounds_write_files_resume_skips_done_rounds_and_guard_rolls_back(tmp_pa
     assert read_json(config.run_dir / "04_iterate" / "final.json")["source"] == str(r1 / "model")
 
 
+def test_rounds_of_other_settings_are_redone_not_reused(tmp_path, tiny_model_dir, capsys):
+    config = make_run(tmp_path, tiny_model_dir, rounds=1)
+    I.run_iterate(config, backend_factory=scripted_factory(None, []), judges=JUDGES)
+    I.run_iterate(config, backend_factory=scripted_factory(None, []), judges=JUDGES)
+    assert "round 1: already finished, skipped" in capsys.readouterr().out
+    config.iterate.learning_rate = 5e-5
+    I.run_iterate(config, backend_factory=scripted_factory(None, []), judges=JUDGES)
+    out = capsys.readouterr().out
+    assert "already finished" not in out and "round(s) from other settings" in out
+    assert (config.run_dir / "04_iterate" / "round_01" / "round.json").exists()
+
+
 def test_guard_stop_ends_the_loop_and_keeps_the_stage2_model(tmp_path, tiny_model_dir):
     config = make_run(tmp_path, tiny_model_dir, rounds=3, on_violation="stop")
     final = I.run_iterate(config, backend_factory=scripted_factory("round_01", []), judges=JUDGES)

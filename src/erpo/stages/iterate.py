@@ -22,7 +22,9 @@ Files: `04_iterate/round_NN/{samples,judgments,pairs}.jsonl + model/ + round.jso
 round 0 = the stage-2 model; the report plots it), `04_iterate/final/` (the last accepted model,
 hard-linked) and `final.json` (which round it came from).
 A round with `round.json` is finished and skipped on resume; an unfinished round reuses whatever
-files it already has (samples/pairs, reference log-probs, DPO checkpoints).
+files it already has (samples/pairs, reference log-probs, DPO checkpoints). Rounds written under
+other stage-3 settings or from another stage-2 model are removed first (a fingerprint stamp in
+`04_iterate/`), never reused.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from erpo.artifacts import read_json, read_jsonl, write_json, write_jsonl
+from erpo.artifacts import (hash_obj, hash_path, read_json, read_jsonl, remove_outputs_of_other_runs, write_json,
+                            write_jsonl)
 from erpo.config import IterateConfig, RunConfig
 from erpo.errors import InputError
 from erpo.generation import SamplingParams
@@ -158,6 +161,12 @@ def run_iterate(config: RunConfig, run_dir: str | Path | None = None, *, backend
     paths, cfg = iterate_paths(run_dir), config.iterate
     if not (paths["start_model"] / "config.json").exists():
         raise InputError("no stage-2 model; run `erpo dpo` first", file=paths["start_model"])
+    # more rounds extend a run (earlier rounds stay valid); any other change starts it anew
+    fingerprint = hash_obj({"iterate": cfg.model_dump(exclude={"rounds"}), "seed": config.seed, "data": config.data, "dtype": config.dtype,
+                            "start": hash_path(paths["start_model"]), "stage1": hash_path(paths["sft_data"])})
+    stale = remove_outputs_of_other_runs(paths["dir"], fingerprint, "round_*")
+    if stale:
+        print(f"{paths['dir']}: {len(stale)} round(s) from other settings or another stage-2 model, removed")
     ctx = _context(config, run_dir, paths, backend_factory, judges)
     policy, records = paths["start_model"], [_baseline(ctx, paths)]
     for t in range(1, cfg.rounds + 1):
