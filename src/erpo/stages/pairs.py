@@ -1,8 +1,10 @@
 """Preference pairs for stages 2 and 3: candidates → judged scores → length-controlled pairs.
 
-For every training prompt the candidates are the stage-1 negatives (wrong rule, permissive,
+For every prompt the candidates are the stage-1 negatives (wrong rule, permissive,
 over-cautious), the stage-1 SFT target, and K on-policy samples from the current model (one
-batched `backend.generate` call). Each candidate is scored on five axes:
+batched `backend.generate` call). The prompts are stage 1's training prompts, or (`prompt_pool:
+unseen`) train-split prompts stage 1 did not use, with negatives built for them the same way and no
+SFT target. Each candidate is scored on five axes:
 
 - safety     harmful prompt → the answer refuses (refusal judge); benign prompts are always safe
 - usefulness benign prompt → answered (not refused), not degenerate, on-topic (usefulness judge
