@@ -129,15 +129,15 @@ def suite_cases(suite: str, records: list, attacks: list[str], seed: int,
     return cases
 
 
-def expected_rules(records: list, reference: str, classifier: Any, data: DataConfig, policy: Any) -> dict[str, str | None]:
+def expected_rules(records: list, reference: str, classifier: Callable[[], Any]) -> dict[str, str | None]:
     """The rule each harmful record's reply should cite: the risk classifier's (as build-data labels
-    training prompts, "none" falling back to the most likely rule) or the dataset's category."""
+    training prompts, "none" falling back to the most likely rule) or the dataset's category.
+    `classifier()` gives the fitted classifier; it is called only when one is needed."""
     harmful = [r for r in records if r.label == "harmful"]
     if reference == "dataset" or not harmful:
         return {r.id: r.category for r in records}
     from erpo.stages.build_data import classify
-    classifier = classifier or _fitted_risk_classifier(data, policy)
-    return {row["id"]: row["category"] for row in classify(classifier, harmful)}
+    return {row["id"]: row["category"] for row in classify(classifier(), harmful)}
 
 
 def _fitted_risk_classifier(data: DataConfig, policy: Any) -> Any:
@@ -241,10 +241,16 @@ def evaluate_model(model: str, suites: list[str], out_dir: str | Path, config: E
     factory = _backend_factory(model, config, dtype, backend)
     judges = build_judges(config.judges, config.judge_options, _tokenizer_for(model, config, backend))
     results: dict[str, dict] = {}
+    reference = config.citation_reference if "rule_citation" in config.judges else "dataset"
+    fitted = [classifier]
+
+    def risk_classifier() -> Any:   # fitted once, on the first suite with harmful prompts
+        fitted[0] = fitted[0] or _fitted_risk_classifier(data, policy)
+        return fitted[0]
+
     for suite in suites:
         records = suite_records(suite, data, limit, config.seed, data_file)
-        reference = config.citation_reference if "rule_citation" in config.judges else "dataset"
-        expected = expected_rules(records, reference, classifier, data, policy)
+        expected = expected_rules(records, reference, risk_classifier)
         cases = suite_cases(suite, records, config.attacks, config.seed, expected)
         folders = {attack: root / suite / attack for attack in cases}
         changed = generate_suite(factory, folders, cases, config, desc=f"{label}/{suite}")

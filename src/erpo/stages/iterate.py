@@ -161,10 +161,7 @@ def run_iterate(config: RunConfig, run_dir: str | Path | None = None, *, backend
     paths, cfg = iterate_paths(run_dir), config.iterate
     if not (paths["start_model"] / "config.json").exists():
         raise InputError("no stage-2 model; run `erpo dpo` first", file=paths["start_model"])
-    # more rounds extend a run (earlier rounds stay valid); any other change starts it anew
-    fingerprint = hash_obj({"iterate": cfg.model_dump(exclude={"rounds"}), "seed": config.seed, "data": config.data, "dtype": config.dtype,
-                            "start": hash_path(paths["start_model"]), "stage1": hash_path(paths["sft_data"])})
-    stale = remove_outputs_of_other_runs(paths["dir"], fingerprint, "round_*")
+    stale = remove_outputs_of_other_runs(paths["dir"], _run_fingerprint(config, paths), "round_*")
     if stale:
         print(f"{paths['dir']}: {len(stale)} round(s) from other settings or another stage-2 model, removed")
     ctx = _context(config, run_dir, paths, backend_factory, judges)
@@ -189,6 +186,14 @@ def run_iterate(config: RunConfig, run_dir: str | Path | None = None, *, backend
     write_json(paths["final"], {"model": str(final), "source": str(policy), "rounds": [r["round"] for r in records[1:]],
                                 "accepted": [r["round"] for r in records[1:] if r.get("accepted")]})
     return final
+
+
+def _run_fingerprint(config: RunConfig, paths: dict) -> str:
+    """What makes finished rounds reusable. More rounds extend a run (earlier rounds stay valid);
+    any other setting, another stage-2 model or other stage-1 data starts it anew."""
+    return hash_obj({"iterate": config.iterate.model_dump(exclude={"rounds"}), "seed": config.seed,
+                     "data": config.data, "dtype": config.dtype, "start": hash_path(paths["start_model"]),
+                     "stage1": hash_path(paths["sft_data"])})
 
 
 def link_model(src: Path, dest: Path) -> Path:
