@@ -213,7 +213,7 @@ Most relevant rule: {citation}
 The reply that will be given: {answer}
 
 Write 40-80 words in exactly four lines:
-Intent: <what the user wants, quoting the request briefly>
+Intent: <what the user wants, quoting the request briefly>. Risk area: {area}.
 Rule check: <cite {citation}{extra}>
 Judgement: <may it be answered, and how far>
 Plan: <how the reply will go; mention what stays allowed>
@@ -235,7 +235,8 @@ class LLMThoughtWriter:
         none = req.category == NONE
         citation = NO_RULE_CITATION if none else self.policy.citation(req.category)
         extra = " and say no safety rule is violated" if none else " and say what it forbids and allows"
-        return TEACHER_INSTRUCTIONS.format(rules=rules, prompt=req.prompt, citation=citation,
+        area = NONE if none else risk_area(self.policy.get(req.category))
+        return TEACHER_INSTRUCTIONS.format(rules=rules, prompt=req.prompt, citation=citation, area=area,
                                            answer=clip_words(req.answer, 40) or "(not yet written)", extra=extra)
 
     def write(self, requests: Sequence[ThoughtRequest], progress: str | None = None) -> tuple[list[str | None], ThoughtStats]:
