@@ -40,17 +40,12 @@ def _classify(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from erpo.config import load_config
-    from erpo.data import load_prompts
     from erpo.policy import load_policy_file
-    from erpo.reasoning.classifier import get_risk_classifier
-    from erpo.stages.build_data import data_dir, make_teacher_backend, report_classifier
+    from erpo.stages.build_data import data_dir, report_classifier, risk_classifier_for, run_records
     config = load_config(args.config, args.overrides)
     policy = load_policy_file(config.policy)
-    records = load_prompts(config.data.harmful_sources + config.data.benign_sources,
-                           eval_fraction=config.data.eval_fraction, seed=config.data.seed)
-    backend = make_teacher_backend(config) if config.build_data.classifier == "llm" else None
-    classifier = get_risk_classifier(config.build_data.classifier, policy, backend=backend)
-    classifier.fit([r for r in records if r.split == "train"], policy)
+    records = run_records(config.data)
+    classifier = risk_classifier_for(config, policy, records)
     prompts = args.prompt + (_read_prompts(args.file) if args.file else [])
     if prompts:
         for prompt, (category, confidence) in zip(prompts, classifier.predict(prompts)):

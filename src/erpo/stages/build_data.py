@@ -64,6 +64,26 @@ def make_teacher_backend(config: RunConfig) -> Any:
     return get_backend(cfg.teacher_backend, **kwargs)
 
 
+def run_records(data: Any) -> list[Any]:
+    """Every prompt of the run's sources (`config.data`), with its train/eval split."""
+    from erpo.data import load_prompts
+    return load_prompts(data.harmful_sources + data.benign_sources, eval_fraction=data.eval_fraction, seed=data.seed)
+
+
+def risk_classifier_for(config: RunConfig, policy: Any, records: Sequence[Any], teacher: Any = None) -> Any:
+    """The configured risk classifier (`build_data.classifier`), fitted on the train split of `records`;
+    the llm classifier asks `teacher` (default: the configured teacher backend)."""
+    if teacher is None and config.build_data.classifier == "llm":
+        teacher = make_teacher_backend(config)
+    classifier = get_risk_classifier(config.build_data.classifier, policy, backend=teacher)
+    return fit_on_train_split(classifier, records, policy)
+
+
+def fit_on_train_split(classifier: Any, records: Sequence[Any], policy: Any) -> Any:
+    """`classifier` fitted on the train-split records only (eval-split prompts are held out)."""
+    return classifier.fit([r for r in records if r.split == "train"], policy)
+
+
 def classify(classifier: Any, chosen: Sequence[Any]) -> list[dict]:
     """Classifier output per prompt; a harmful prompt predicted "none" falls back to its most likely rule."""
     predicted = classifier.predict([r.prompt for r in chosen])
@@ -91,15 +111,8 @@ def unseen_prompt_rows(config: RunConfig, seen_ids: set[str], n: int, *, records
     from erpo.policy import load_policy_file
     from erpo.reasoning.negatives import build_negatives
     policy = load_policy_file(config.policy)
-    if records is None:
-        from erpo.data import load_prompts
-        data = config.data
-        records = load_prompts(data.harmful_sources + data.benign_sources, eval_fraction=data.eval_fraction,
-                               seed=data.seed)
-    if classifier is None:
-        teacher = make_teacher_backend(config) if config.build_data.classifier == "llm" else None
-        classifier = get_risk_classifier(config.build_data.classifier, policy, backend=teacher)
-        classifier.fit([r for r in records if r.split == "train"], policy)
+    records = run_records(config.data) if records is None else records
+    classifier = classifier or risk_classifier_for(config, policy, records)
     unseen = [r for r in records if r.split == "train" and r.id not in seen_ids]
     seed = f"unseen:{config.data.seed}"
     chosen = choose_train_prompts(unseen, "harmful", n - n // 2, seed) + choose_train_prompts(unseen, "benign", n // 2, seed)
@@ -170,14 +183,10 @@ def build_stage1_data(config: RunConfig, run_dir: str | Path | None = None, *, r
     run_dir = Path(run_dir or config.run_dir)
     out = data_dir(run_dir)
     policy = load_policy_file(config.policy)
-    if records is None:
-        from erpo.data import load_prompts
-        data = config.data
-        records = load_prompts(data.harmful_sources + data.benign_sources, eval_fraction=data.eval_fraction,
-                               seed=data.seed)
+    records = run_records(config.data) if records is None else records
     teacher = teacher or make_teacher_backend(config)
     classifier = classifier or get_risk_classifier(config.build_data.classifier, policy, backend=teacher)
-    classifier.fit([r for r in records if r.split == "train"], policy)
+    fit_on_train_split(classifier, records, policy)
     report = report_classifier(classifier, records, out / "classifier_report.json")
 
     chosen = (choose_train_prompts(records, "harmful", config.data.train_harmful, config.data.seed)

@@ -142,13 +142,12 @@ def expected_rules(records: list, reference: str, classifier: Callable[[], Any])
 
 def _fitted_risk_classifier(data: DataConfig, policy: Any) -> Any:
     """The embedding risk classifier on the run's train split (cached by its training data)."""
-    from erpo.data import load_prompts
     from erpo.policy import load_policy_file
     from erpo.reasoning.classifier import get_risk_classifier
+    from erpo.stages.build_data import fit_on_train_split, run_records
     if not hasattr(policy, "rules"):   # a policy name or file
         policy = load_policy_file(policy or "default")
-    records = load_prompts(data.harmful_sources + data.benign_sources, eval_fraction=data.eval_fraction, seed=data.seed)
-    return get_risk_classifier("embedding", policy).fit([r for r in records if r.split == "train"], policy)
+    return fit_on_train_split(get_risk_classifier("embedding", policy), run_records(data), policy)
 
 
 # --- generate ---------------------------------------------------------------------------------
