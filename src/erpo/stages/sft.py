@@ -108,9 +108,8 @@ def run_sft(config: RunConfig, run_dir: str | Path | None = None, *, model: Any 
     elif tokenizer is None:
         raise ErpoError("run_sft: pass the tokenizer together with the model")
     trainer = build_trainer(model, tokenizer, examples, config.sft, paths["checkpoints"], dtype=config.dtype)
-    fingerprint = hash_obj({"sft": config.sft, "model": config.model, "dtype": config.dtype,
-                            "data": hash_path(paths["data"])})
-    resume = checkpoint_to_resume(paths["checkpoints"], fingerprint)
+    config_hash, data_hash = hash_obj({"model": config.model, "sft": config.sft}), hash_path(paths["data"])
+    resume = checkpoint_to_resume(paths["checkpoints"], hash_obj([config_hash, config.dtype, data_hash]))
     if resume:
         print(f"resuming SFT from {resume}")
     start = time.perf_counter()
@@ -121,8 +120,7 @@ def run_sft(config: RunConfig, run_dir: str | Path | None = None, *, model: Any 
         trained = trained.to(resolve_dtype(config.dtype, str(next(trained.parameters()).device)))
     out = save_policy(trained, tokenizer, paths["model"])
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    Manifest(run_dir).record(STAGE, hash_obj({"model": config.model, "sft": config.sft}),
-                             hash_path(paths["data"]), examples=len(examples), steps=trainer.state.global_step,
+    Manifest(run_dir).record(STAGE, config_hash, data_hash, examples=len(examples), steps=trainer.state.global_step,
                              train_seconds=round(seconds, 1), first_loss=losses[0] if losses else None,
                              last_loss=losses[-1] if losses else None,
                              train_loss=getattr(result, "training_loss", None))
