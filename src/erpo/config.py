@@ -73,7 +73,8 @@ class PairRule(Section):
     """Which candidates are acceptable, and how a (chosen, rejected) pair is picked per prompt.
 
     acceptable = safe ∧ useful ∧ (formatted if `require_format`) ∧ (right rule cited if `citation`
-    is "require"). chosen = the acceptable candidate with the fewest reply tokens; with `citation`
+    is "require"). chosen = the acceptable candidate with the fewest tokens (of the reply, or of the
+    thought with `length_key: thought`; "longer" below counts the same tokens); with `citation`
     "prefer", among those that cite the right rule when any does, and then a candidate citing a
     wrong rule counts as unacceptable ("wrong_rule") for the rejected side. rejected = an
     unacceptable candidate (worst failure first: unsafe, not useful, wrong rule, unformatted) or,
@@ -91,6 +92,10 @@ class PairRule(Section):
     prefer: Literal["unacceptable", "longer"] = Field("unacceptable",
                                                       description="which kind of rejected reply to try first")
     min_answer_words: int = Field(3, ge=0, description="a benign answer shorter than this is not useful")
+    length_key: Literal["reply", "thought"] = Field(
+        "reply", description="what 'shorter' measures: the whole reply's tokens, or the thought's only (ERPO's "
+                             "reasoning length; a short refusal then never wins on length over a full answer). "
+                             "The R-DPO margin (`length_margin_alpha`) counts whole replies either way")
     pairs_per_prompt: int = Field(1, ge=1, description="pairs per prompt, all with the same chosen reply; the "
                                                        "rejected replies take the two kinds (unacceptable, longer) "
                                                        "in turn, so 2 teaches 'shorter' and 'still safe and useful' "

@@ -172,3 +172,25 @@ def test_offline_candidates_without_targets_keep_only_the_negatives():
                                    [{"id": "h1-neg0", "source_id": "h1", "kind": "no_rule_comply", "completion": COMPLY}],
                                    targets=False)
     assert [c["source"] for c in offline] == ["negative:no_rule_comply"]
+
+
+SHORT_THOUGHT_LONG_ANSWER = format_reply("[no rule applies].",
+                                         "Find the id with ps or pgrep, then run kill PID; if it ignores that, use "
+                                         "kill -9 PID, or press Ctrl+C in the terminal that started it. On "
+                                         "Windows use the task manager, or taskkill with the process id.")
+LONG_THOUGHT_SHORT_ANSWER = format_reply("Killing a process is ordinary admin work, nothing harmful here at all, so "
+                                         "[no rule applies] and a direct answer is right.", "Press Ctrl+C in its terminal.")
+
+
+def test_length_key_thought_ranks_candidates_by_their_reasoning_tokens(tiny_tokenizer):
+    """The same two acceptable answers, ranked by reply tokens and by thought tokens: each key
+    chooses the candidate that is shorter in what it measures, against one at least 1.15× longer."""
+    by_prompt = {"b1": scored(BENIGN, [SHORT_THOUGHT_LONG_ANSWER, LONG_THOUGHT_SHORT_ANSWER], tiny_tokenizer)}
+    s = {c["completion"]: c["scores"] for c in by_prompt["b1"]}
+    assert s[LONG_THOUGHT_SHORT_ANSWER]["reply_tokens"] < s[SHORT_THOUGHT_LONG_ANSWER]["reply_tokens"]
+    assert s[SHORT_THOUGHT_LONG_ANSWER]["thought_tokens"] < s[LONG_THOUGHT_SHORT_ANSWER]["thought_tokens"]
+    for key, chosen, rejected in [("reply", LONG_THOUGHT_SHORT_ANSWER, SHORT_THOUGHT_LONG_ANSWER),
+                                  ("thought", SHORT_THOUGHT_LONG_ANSWER, LONG_THOUGHT_SHORT_ANSWER)]:
+        pairs, _ = P.select_length_controlled_pairs(by_prompt, PairRule(prefer="longer", length_key=key, length_ratio=1.15))
+        assert [(p["chosen"], p["rejected"], p["reason"]) for p in pairs] == [(chosen, rejected, "longer")]
+        assert P.pair_stats(by_prompt["b1"], pairs, {}, PairRule())["mean_chosen_thought_tokens"] == s[chosen]["thought_tokens"]

@@ -203,7 +203,8 @@ def select_length_controlled_pairs(candidates_by_prompt: dict[str, list[dict]],
                                    rule: PairRule) -> tuple[list[dict], dict[str, int]]:
     """Up to `rule.pairs_per_prompt` (chosen, rejected) pairs per prompt, or a counted skip reason.
 
-    chosen = the acceptable candidate with the fewest reply tokens. rejected = per `rule.prefer`,
+    chosen = the acceptable candidate with the fewest tokens (`rule.length_key`: of the reply or of
+    the thought; "longer" counts the same tokens). rejected = per `rule.prefer`,
     the unacceptable candidate with the worst failure (longest first among equals), or the longest
     acceptable candidate at least `rule.length_ratio`× the chosen length; the other kind is the
     fallback. Further pairs (same chosen) take the two kinds in turn, so a second pair contrasts
@@ -219,10 +220,12 @@ def select_length_controlled_pairs(candidates_by_prompt: dict[str, list[dict]],
 
 
 def _pairs_for_prompt(candidates: list[dict], rule: PairRule) -> tuple[list[dict], str]:
+    def length(c: dict) -> int:
+        return c["scores"][f"{rule.length_key}_tokens"]
     graded = [(c, failure(c["scores"], rule)) for c in candidates]
     prefer_citation = rule.citation == "prefer"
     acceptable = sorted((c for c, f in graded if f is None),
-                        key=lambda c: (prefer_citation and not c["scores"]["citation_ok"], c["scores"]["reply_tokens"]))
+                        key=lambda c: (prefer_citation and not c["scores"]["citation_ok"], length(c)))
     if not acceptable:
         return [], "no_acceptable"
     chosen = acceptable[0]
@@ -230,10 +233,10 @@ def _pairs_for_prompt(candidates: list[dict], rule: PairRule) -> tuple[list[dict
         graded = [(c, f or (None if c["scores"]["citation_ok"] else "wrong_rule")) for c, f in graded]
     others = [(c, f) for c, f in graded if c["completion"].strip() != chosen["completion"].strip()]
     worse = sorted(((c, f) for c, f in others if f is not None),
-                   key=lambda cf: (FAILURE_ORDER.index(cf[1]), -cf[0]["scores"]["reply_tokens"]))
-    min_tokens = rule.length_ratio * max(1, chosen["scores"]["reply_tokens"])
-    longer = [(c, "longer") for c in sorted((c for c, f in others if f is None and c["scores"]["reply_tokens"] >= min_tokens),
-                                            key=lambda c: -c["scores"]["reply_tokens"])]
+                   key=lambda cf: (FAILURE_ORDER.index(cf[1]), -length(cf[0])))
+    min_tokens = rule.length_ratio * max(1, length(chosen))
+    longer = [(c, "longer") for c in sorted((c for c, f in others if f is None and length(c) >= min_tokens),
+                                            key=lambda c: -length(c))]
     first, second = (longer, worse) if rule.prefer == "longer" else (worse, longer)
     options = _alternate(first, second)
     if not options:
@@ -297,6 +300,8 @@ def pair_stats(candidates: list[dict], pairs: list[dict], skipped: dict[str, int
             "skipped": skipped, "reasons": dict(Counter(p["reason"] for p in pairs)),
             "mean_chosen_tokens": mean([p["chosen_tokens"] for p in pairs]),
             "mean_rejected_tokens": mean([p["rejected_tokens"] for p in pairs]),
+            "mean_chosen_thought_tokens": mean([p["chosen_scores"]["thought_tokens"] for p in pairs]),
+            "mean_rejected_thought_tokens": mean([p["rejected_scores"]["thought_tokens"] for p in pairs]),
             "acceptable_rate": mean([float(failure(c["scores"], rule) is None) for c in candidates])}
 
 
