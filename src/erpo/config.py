@@ -94,7 +94,8 @@ class PairRule(Section):
     min_answer_words: int = Field(3, ge=0, description="a benign answer shorter than this is not useful")
     length_key: Literal["reply", "thought"] = Field(
         "reply", description="what 'shorter' measures: the whole reply's tokens, or the thought's only (ERPO's "
-                             "reasoning length; a short refusal then never wins on length over a full answer). "
+                             "reasoning length: the pressure then falls on the reasoning, not on the answer, whose "
+                             "shortest form is a refusal). "
                              "The R-DPO margin (`length_margin_alpha`) counts whole replies either way")
     pairs_per_prompt: int = Field(1, ge=1, description="pairs per prompt, all with the same chosen reply; the "
                                                        "rejected replies take the two kinds (unacceptable, longer) "
