@@ -149,3 +149,21 @@ def test_stage1_negatives_join_the_samples_and_give_each_prompt_a_second_pair(tm
     assert {s["source"] for s in read_jsonl(rd / "samples.jsonl")} == {"sample", "negative:over_cautious"}
     b0 = [(p["chosen"], p["rejected"], p["reason"]) for p in read_jsonl(rd / "pairs.jsonl") if p["id"] == "b0"]
     assert b0 == [(ANSWER, ANSWER_LONG, "longer"), (ANSWER, over_cautious, "not_useful")]
+
+
+def test_guard_prompts_take_the_sources_of_a_label_in_turn(tmp_path):
+    """The over-refusal source is listed after the generated benign prompts; the guard still sees
+    it, so a round that starts refusing borderline-benign prompts cannot pass unseen."""
+    def row(i, label, source):
+        return {"id": f"{source}-{i}", "prompt": f"{source} prompt {i}", "label": label, "source": source,
+                "split": "eval"}
+    rows = ([row(i, "harmful", "advbench") for i in range(3)] + [row(i, "harmful", "donotanswer") for i in range(3)]
+            + [row(i, "benign", "benign-generated") for i in range(5)] + [row(i, "benign", "overrefusal") for i in range(2)])
+    path = tmp_path / "prompts.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    chosen = [r["id"] for r in I.held_out_prompts(path, 4)]
+    assert chosen == ["advbench-0", "donotanswer-0", "advbench-1", "donotanswer-1",
+                      "benign-generated-0", "overrefusal-0", "benign-generated-1", "overrefusal-1"]
+    assert [r["id"] for r in I.held_out_prompts(path, 6)][6:] == ["benign-generated-0", "overrefusal-0",
+                                                                   "benign-generated-1", "overrefusal-1",
+                                                                   "benign-generated-2", "benign-generated-3"]

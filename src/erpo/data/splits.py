@@ -8,9 +8,10 @@ copies of the same text, even from different sources, can never land on differen
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import unicodedata
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from erpo.data.records import PromptRecord
 from erpo.errors import ErpoError
@@ -74,3 +75,12 @@ def load_prompts(sources: Iterable[str | dict[str, Any]], *, eval_fraction: floa
         records += load_source(name, **kwargs)
     unique, _ = deduplicate(records)
     return assign_splits(unique, eval_fraction=eval_fraction, seed=seed)
+
+
+def in_turn(rows: Iterable[Any], key: Callable[[Any], Any]) -> list[Any]:
+    """Rows reordered so that their groups (by `key`) take turns: a1, b1, a2, b2, …, then the rest
+    of the larger groups; each group keeps its order and groups come in order of first appearance."""
+    groups: dict[Any, list[Any]] = {}
+    for row in rows:
+        groups.setdefault(key(row), []).append(row)
+    return [r for turn in itertools.zip_longest(*groups.values()) for r in turn if r is not None]

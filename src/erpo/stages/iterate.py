@@ -37,6 +37,7 @@ from typing import Any, Callable
 from erpo.artifacts import (hash_obj, hash_path, read_json, read_jsonl, remove_outputs_of_other_runs, write_json,
                             write_jsonl)
 from erpo.config import IterateConfig, RunConfig
+from erpo.data.splits import in_turn
 from erpo.errors import InputError
 from erpo.generation import SamplingParams
 from erpo.reasoning.format import split_reply
@@ -58,10 +59,14 @@ def round_dir(run_dir: str | Path, t: int) -> Path:
 # --- the guard --------------------------------------------------------------------------------
 
 def held_out_prompts(path: str | Path, per_label: int, data: Any = None) -> list[dict]:
-    """The first `per_label` harmful and benign prompts of the eval split (deterministic).
+    """`per_label` harmful and benign prompts of the eval split, the sources of a label in turn
+    (deterministic: file order within a source).
 
     Eval-split rows of `01_data/prompts.jsonl` when it has them; otherwise the eval split of the
     configured data sources (`data`, a DataConfig), so the guard never sees a training prompt.
+    Why in turn: the file lists each source's prompts together, so the first benign rows were all
+    generated everyday requests, and a round that started refusing over-refusal (XSTest-style)
+    prompts passed the guard unseen.
     """
     path = Path(path)
     rows = [r for r in read_jsonl(path) if r.get("split") == "eval"] if path.exists() else []
@@ -70,7 +75,8 @@ def held_out_prompts(path: str | Path, per_label: int, data: Any = None) -> list
         sources = list(data.harmful_sources) + list(data.benign_sources)
         rows = [r.model_dump() for r in load_prompts(sources, eval_fraction=data.eval_fraction, seed=data.seed)
                 if r.split == "eval" and not r.meta.get("contrast")]
-    chosen = [r for label in ("harmful", "benign") for r in [x for x in rows if x.get("label") == label][:per_label]]
+    chosen = [r for label in ("harmful", "benign")
+              for r in in_turn([x for x in rows if x.get("label") == label], key=lambda x: x.get("source"))[:per_label]]
     if not any(r["label"] == "harmful" for r in chosen):
         raise InputError("no held-out harmful prompts (split == 'eval') for the safety guard", file=path)
     return chosen
@@ -161,10 +167,10 @@ def run_iterate(config: RunConfig, run_dir: str | Path | None = None, *, backend
     paths, cfg = iterate_paths(run_dir), config.iterate
     if not (paths["start_model"] / "config.json").exists():
         raise InputError("no stage-2 model; run `erpo dpo` first", file=paths["start_model"])
-    stale = remove_outputs_of_other_runs(paths["dir"], _run_fingerprint(config, paths), "round_*")
+    ctx = _context(config, run_dir, paths, backend_factory, judges)
+    stale = remove_outputs_of_other_runs(paths["dir"], _run_fingerprint(config, paths, ctx["guard_rows"]), "round_*")
     if stale:
         print(f"{paths['dir']}: {len(stale)} round(s) from other settings or another stage-2 model, removed")
-    ctx = _context(config, run_dir, paths, backend_factory, judges)
     policy, records = paths["start_model"], [_baseline(ctx, paths)]
     for t in range(1, cfg.rounds + 1):
         done = round_dir(run_dir, t) / "round.json"
@@ -188,12 +194,12 @@ def run_iterate(config: RunConfig, run_dir: str | Path | None = None, *, backend
     return final
 
 
-def _run_fingerprint(config: RunConfig, paths: dict) -> str:
+def _run_fingerprint(config: RunConfig, paths: dict, guard_rows: list[dict]) -> str:
     """What makes finished rounds reusable. More rounds extend a run (earlier rounds stay valid);
-    any other setting, another stage-2 model or other stage-1 data starts it anew."""
+    any other setting, another stage-2 model, other stage-1 data or another guard set starts it anew."""
     return hash_obj({"iterate": config.iterate.model_dump(exclude={"rounds"}), "seed": config.seed,
                      "data": config.data, "dtype": config.dtype, "start": hash_path(paths["start_model"]),
-                     "stage1": hash_path(paths["sft_data"])})
+                     "stage1": hash_path(paths["sft_data"]), "guard": [r["id"] for r in guard_rows]})
 
 
 def link_model(src: Path, dest: Path) -> Path:

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from erpo.artifacts import read_jsonl, read_jsonl_required, write_jsonl
 from erpo.config import PairRule
+from erpo.data.splits import in_turn
 from erpo.errors import InputError
 from erpo.reasoning.format import cited_rules, split_reply, states_no_rule
 
@@ -78,10 +79,7 @@ def balanced_subset(rows: list[dict], n: int | None, start: int = 0) -> list[dic
     """
     if not n or n >= len(rows):
         return list(rows)
-    by_label: dict[str, list[dict]] = {}
-    for row in rows:
-        by_label.setdefault(row["label"], []).append(row)
-    interleaved = [r for group in itertools.zip_longest(*by_label.values()) for r in group if r is not None]
+    interleaved = in_turn(rows, key=lambda r: r["label"])
     return [interleaved[(start + i) % len(interleaved)] for i in range(n)]
 
 
