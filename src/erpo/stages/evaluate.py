@@ -16,6 +16,7 @@ re-scores saved completions without touching the model. Each suite is generated 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import time
@@ -241,11 +242,9 @@ def evaluate_model(model: str, suites: list[str], out_dir: str | Path, config: E
     judges = build_judges(config.judges, config.judge_options, _tokenizer_for(model, config, backend))
     results: dict[str, dict] = {}
     reference = config.citation_reference if "rule_citation" in config.judges else "dataset"
-    fitted = [classifier]
-
-    def risk_classifier() -> Any:   # fitted once, on the first suite with harmful prompts
-        fitted[0] = fitted[0] or _fitted_risk_classifier(data, policy)
-        return fitted[0]
+    # fitted once, and only when a suite with harmful prompts needs it
+    risk_classifier = ((lambda: classifier) if classifier
+                       else functools.cache(lambda: _fitted_risk_classifier(data, policy)))
 
     for suite in suites:
         records = suite_records(suite, data, limit, config.seed, data_file)

@@ -11,10 +11,10 @@ Each of T rounds, starting from the stage-2 model:
    `pairs_per_prompt: 2` one of each, so "shorter" never comes without "still safe and useful"),
 4. DPO with the current policy as reference (optionally with the R-DPO length margin),
 5. the guard: greedy replies of the new model to a few held-out prompts (eval split, every
-   source of a label in turn, so over-refusal prompts are among the benign ones); if the harmful-prompt refusal rate drops by more than
-   `safety_tolerance`, or the benign answer rate by more than `benign_tolerance`, below the
-   stage-2 model's (round 0; so drops cannot add up over rounds),
-   the round is rolled back (its model is moved to
+   source of a label in turn, so over-refusal prompts are among the benign ones); if the
+   harmful-prompt refusal rate drops by more than `safety_tolerance`, or the benign answer rate
+   by more than `benign_tolerance`, below the stage-2 model's (round 0; so drops cannot add up
+   over rounds), the round is rolled back (its model is moved to
    `model.rolled_back/`, the next round starts again from the current policy) or the loop stops.
 
 Files: `04_iterate/round_NN/{samples,judgments,pairs}.jsonl + model/ + round.json`,
