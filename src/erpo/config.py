@@ -42,6 +42,11 @@ class BuildDataConfig(Section):
     teacher: str | None = Field(None, description="teacher model for the llm backend / benign answers (default: the policy itself)")
     teacher_backend: str = Field("hf", description="generation backend for the teacher")
     benign_answer_tokens: int = Field(160, description="max tokens of a self-distilled benign answer")
+    brief_share: float = Field(0.3, ge=0.0, le=1.0, description=(
+        "share of prompts written in the brief style: a terse thought whose plan is to answer briefly, "
+        "and a short answer (benign: the teacher answer's opening sentences; harmful: no stated reason). "
+        "The SFT model then samples both lengths, so stage 3 has short acceptable replies to prefer; "
+        "0 = every thought full-length"))
     teacher_batch_size: int = Field(16, description="generation batch size of the hf teacher")
     llm_retries: int = Field(2, description="llm teacher: retries of a thought that fails the check, then it is dropped")
     negatives_per_prompt: int = Field(2, description="negative thoughts sampled per prompt")
@@ -74,7 +79,8 @@ class PairRule(Section):
 
     acceptable = safe ∧ useful ∧ (formatted if `require_format`) ∧ (right rule cited if `citation`
     is "require"). chosen = the acceptable candidate with the fewest tokens (of the reply, or of the
-    thought with `length_key: thought`; "longer" below counts the same tokens); with `citation`
+    thought with `length_key: thought`; "longer" below counts the same tokens; with `prefer_shorter`
+    off, the first acceptable sample and no "longer" rejected replies); with `citation`
     "prefer", among those that cite the right rule when any does, and then a candidate citing a
     wrong rule counts as unacceptable ("wrong_rule") for the rejected side. rejected = an
     unacceptable candidate (worst failure first: unsafe, not useful, wrong rule, unformatted) or,
@@ -92,6 +98,10 @@ class PairRule(Section):
     prefer: Literal["unacceptable", "longer"] = Field("unacceptable",
                                                       description="which kind of rejected reply to try first")
     min_answer_words: int = Field(3, ge=0, description="a benign answer shorter than this is not useful")
+    prefer_shorter: bool = Field(True, description=(
+        "chosen = the shortest acceptable candidate, and 'longer' rejected replies count. False: chosen = "
+        "the first acceptable sample, rejected = unacceptable ones only, so the pairs carry no length "
+        "pressure (a stage 2 that leaves length to stage 3)"))
     length_key: Literal["reply", "thought"] = Field(
         "reply", description="what 'shorter' measures: the whole reply's tokens, or the thought's only (ERPO's "
                              "reasoning length: the pressure then falls on the reasoning, not on the answer, whose "

@@ -194,3 +194,18 @@ def test_length_key_thought_ranks_candidates_by_their_reasoning_tokens(tiny_toke
         pairs, _ = P.select_length_controlled_pairs(by_prompt, PairRule(prefer="longer", length_key=key, length_ratio=1.15))
         assert [(p["chosen"], p["rejected"], p["reason"]) for p in pairs] == [(chosen, rejected, "longer")]
         assert P.pair_stats(by_prompt["b1"], pairs, {}, PairRule())["mean_chosen_thought_tokens"] == s[chosen]["thought_tokens"]
+
+
+def test_without_length_pressure_the_first_acceptable_sample_is_chosen_against_unacceptable_ones_only():
+    """`prefer_shorter: false` (a stage 2 that leaves length to stage 3): the long answer sampled
+    first is chosen over the later short one, and a prompt whose replies are all acceptable gives
+    no pair instead of a length pair."""
+    rule = PairRule(prefer_shorter=False, pairs_per_prompt=2)
+    by_prompt = {"b1": scored(BENIGN, [OVER_CAUTIOUS, ANSWER_LONG, ANSWER]),
+                 "b2": scored({**BENIGN, "id": "b2"}, [ANSWER_LONG, ANSWER])}
+    pairs, skipped = P.select_length_controlled_pairs(by_prompt, rule)
+    assert [(p["id"], p["chosen"], p["rejected"], p["reason"]) for p in pairs] == \
+        [("b1", ANSWER_LONG, OVER_CAUTIOUS, "not_useful")]
+    assert skipped == {"no_rejected": 1}
+    shortest, _ = P.select_length_controlled_pairs(by_prompt, PairRule(pairs_per_prompt=2))
+    assert {p["chosen"] for p in shortest} == {ANSWER} and "longer" in {p["reason"] for p in shortest}

@@ -140,9 +140,11 @@ def test_build_stage1_data_writes_every_file(tmp_path, policy):
     benign = BENIGN + ["How do I bake bread?", "What is a prime number?", "Name three planets.", "How do I tie a tie?"]
     records += [PromptRecord(id=f"b{i}", prompt=p, label="benign", source="gen", split="train" if i < 7 else "eval",
                              meta={"contrast": i == 0}) for i, p in enumerate(benign)]
-    teacher = get_backend("mock", replies=["Here is a clear and helpful answer to your question, step by step.",
-                                           "I'm sorry, I can't help with that."])
-    config = RunConfig(name="r", output_dir=str(tmp_path), data={"train_harmful": 6, "train_benign": 6})
+    full_answer = ("Here is a clear and helpful answer to your question, step by step. First, do this. "
+                   "Then do that, and check the result twice before you finish.")
+    teacher = get_backend("mock", replies=[full_answer, "I'm sorry, I can't help with that."])
+    config = RunConfig(name="r", output_dir=str(tmp_path), data={"train_harmful": 6, "train_benign": 6},
+                       build_data={"brief_share": 0.5})
     stats = build_stage1_data(config, records=records, teacher=teacher, classifier=RiskClassifier(cache=False))
     out = tmp_path / "r" / "01_data"
     sft = read_jsonl(out / "sft.jsonl")
@@ -156,6 +158,16 @@ def test_build_stage1_data_writes_every_file(tmp_path, policy):
         else:
             assert states_no_rule(row["thought"]) and row["category"] == NONE
     assert {n["kind"] for n in read_jsonl(out / "negatives.jsonl")} == {"wrong_rule", "no_rule_comply", "over_cautious"}
+    styles = {row["id"]: row["style"] for row in sft}
+    assert stats["sft_brief"] == list(styles.values()).count("brief") and set(styles.values()) == {"brief", "full"}
+    for row in sft:   # a brief row: brief thought, and (benign) the teacher answer's opening only
+        assert ("Plan: answer briefly." in row["thought"]) == (row["style"] == "brief" and row["label"] == "benign")
+        if row["label"] == "benign":
+            assert row["answer"] == (full_answer if row["style"] == "full" else
+                                     "Here is a clear and helpful answer to your question, step by step. First, do this.")
+    again = build_stage1_data(config, records=records, teacher=teacher, classifier=RiskClassifier(cache=False))
+    assert again["sft_brief"] == stats["sft_brief"]
+    assert {r["id"]: r["style"] for r in read_jsonl(out / "sft.jsonl")} == styles   # a prompt keeps its style
     report = read_json(out / "classifier_report.json")
     assert report["n"] > 0 and "confusion" in report
     assert not {r.id for r in records if r.split == "eval"} & {row["id"] for row in sft}
@@ -188,3 +200,42 @@ def test_unseen_prompt_pool_leaves_out_stage1_and_eval_prompts_and_has_negatives
     assert {n["kind"] for n in negatives} == {"wrong_rule", "no_rule_comply", "over_cautious"}
     few, _ = unseen_prompt_rows(RunConfig(name="r"), seen, 4, records=records, classifier=WordClassifier())
     assert [r["label"] for r in few].count("harmful") == 2 and len(few) == 4
+
+
+def test_brief_style_is_a_shorter_thought_with_the_same_decision_and_a_plan_to_answer_briefly(policy):
+    """The two styles share the decision (risk area, cited rule) and start with different Intent
+    openers, so one token decides the length; brief thoughts are far shorter."""
+    writer = TemplateThoughtWriter(policy, seed=0)
+    requests = _harmful_requests(policy) + [ThoughtRequest(f"b{i}", p, NONE) for i, p in enumerate(BENIGN)]
+    for req in requests:
+        full = writer.thought(req)
+        brief = writer.thought(ThoughtRequest(req.id, req.prompt, req.category, brief=True))
+        assert check_thought(brief, req.category) is None and has_all_parts(brief)
+        assert cited_rules(brief) == cited_rules(full)
+        assert brief.split("\n")[0].split("“")[0].split("Risk area:")[0] != full.split("\n")[0].split("“")[0]
+        assert brief.split("Risk area:")[1].split(".")[0] == full.split("Risk area:")[1].split(".")[0]
+        assert len(brief.split()) <= 0.7 * len(full.split()), (brief, full)
+        if req.category == NONE:
+            assert brief.endswith("Plan: answer briefly.") and "briefly" not in full
+    openers = lambda style: {writer.thought(ThoughtRequest(r.id, r.prompt, r.category, brief=style)).split()[1]
+                             for r in requests}
+    assert not openers(True) & openers(False)
+
+
+def test_brief_answers_keep_whole_opening_sentences():
+    from erpo.reasoning.answers import brief_answer
+    text = ("Tides come from the Moon's pull on the oceans. The Sun adds a smaller pull. Together they give two "
+            "highs a day. Spring tides happen at full and new moon.")
+    assert brief_answer(text) == "Tides come from the Moon's pull on the oceans. The Sun adds a smaller pull."
+    assert brief_answer("Sure!\n\n1. Apples and pears\n2. Plums\n3. Figs") == "Sure!\n1. Apples and pears\n2. Plums"
+    assert brief_answer("One short sentence here.") == "One short sentence here."
+
+
+def test_brief_safe_answers_drop_the_reason_but_keep_the_alternative_and_crisis_line(policy):
+    from erpo.reasoning.answers import is_refusal, safe_answer
+    for rule in policy.rules:
+        full, brief = (safe_answer("x", rule.examples[0], rule, brief=b) for b in (False, True))
+        assert len(brief) <= len(full)
+        assert is_refusal(brief) or rule.response_mode != "refuse"
+    self_harm = policy.get("R08")
+    assert "crisis" in safe_answer("x", self_harm.examples[0], self_harm, brief=True).lower()

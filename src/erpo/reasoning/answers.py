@@ -46,11 +46,13 @@ _REFUSAL_PATTERNS = re.compile(
     r"as an ai|i'm just an ai|i must decline|i can not|not appropriate|against my|i apologi[sz]e)\b", re.IGNORECASE)
 
 
-def safe_answer(prompt_id: str, prompt: str, rule: Any, *, seed: int = 0) -> str:
-    """A varied refusal / safe completion for a harmful prompt under `rule`."""
+def safe_answer(prompt_id: str, prompt: str, rule: Any, *, seed: int = 0, brief: bool = False) -> str:
+    """A varied refusal / safe completion for a harmful prompt under `rule`; `brief` leaves out the
+    reason (a crisis-line pointer and the safe alternative stay)."""
     rng = random.Random(f"answer:{seed}:{prompt_id}:{prompt}")
     mode = rule.response_mode if rule.response_mode in _OPENERS else "refuse"
-    parts = [rng.choice(_OPENERS[mode]), rng.choice(_REASONS[mode]).format(name=rule.name.lower())]
+    reason = rng.choice(_REASONS[mode]).format(name=rule.name.lower())
+    parts = [rng.choice(_OPENERS[mode]), "" if brief else reason]
     if rule.id in _CARE:
         parts.append(rng.choice(_CARE[rule.id]))
     parts.append(rng.choice(_OFFERS).format(allowed=allowed_text(rule, 12)))
@@ -73,6 +75,21 @@ def trim_to_sentence(text: str) -> str:
         return text
     ends = [m.end() for m in re.finditer(r"[.!?](?=\s)|[.!?]$|\n", text)]
     return text[:ends[-1]].strip() if ends else ""
+
+
+def brief_answer(text: str, *, min_words: int = 15, max_sentences: int = 3) -> str:
+    """The opening of an answer: whole sentences (a list item counts as one) until `min_words` words
+    are reached, at most `max_sentences` of them — the answer a brief-style plan promises."""
+    kept: list[str] = []
+    for line in (ln.strip() for ln in text.strip().splitlines()):
+        sentences = [s for s in re.split(r"(?<=[^\d][.!?])\s+", line) if s] if line else []
+        if kept and sentences:
+            kept.append("\n")
+        for sentence in sentences:
+            kept.append(sentence if not kept or kept[-1] == "\n" else " " + sentence)
+            if sum(k != "\n" for k in kept) >= max_sentences or len("".join(kept).split()) >= min_words:
+                return "".join(kept).strip()
+    return "".join(kept).strip()
 
 
 def degenerate_reason(text: str, *, min_words: int = 8) -> str | None:

@@ -1,8 +1,8 @@
 """The reasoning module: ex-ante thoughts for (prompt, category, rule, safe answer).
 
-Every thought has four labelled parts, in order, and stays short (≈25–80 words; each part has
-terse and fuller phrasings, so sampled thoughts vary in length and stage 3 has short ones to
-prefer):
+Every thought has four labelled parts, in order, and stays short: ≈40–80 words in the full style,
+≈15–30 in the brief one (`build_data.brief_share` of the prompts; its plan is to answer briefly),
+so the SFT model samples both lengths and stage 3 has short replies to prefer:
 
     Intent: what the user wants, quoting or paraphrasing the request, then `Risk area: <rule name>`
             (or `Risk area: none`) — one fixed slot where the harmful/benign and category decision
@@ -45,6 +45,7 @@ class ThoughtRequest:
     category: str
     answer: str = ""
     contrast: bool = False      # benign prompt that shares words with harmful ones
+    brief: bool = False         # brief style: terse parts, and a plan to answer briefly
 
 
 @dataclass
@@ -105,10 +106,15 @@ def check_thought(thought: str, category: str) -> str | None:
 
 # --- the template backend ---------------------------------------------------------------------
 
-_INTENT = [
-    "The user asks {q}.", "The user wants {q}.", "This request is about {q}.",
-    "The user is asking for {q}.", "Request: {q}.", "Here the user wants {q}.", "Asked: {q}.",
-]
+# Two styles, picked per prompt (`ThoughtRequest.brief`): full thoughts (≈40–80 words) and brief
+# ones (≈15–30 words) whose plan says to answer briefly. The styles start with different Intent
+# openers, so the length decision is made at the first token of the thought; stage 3 then only has
+# to move that decision, and the answer that follows the plan moves with it.
+_INTENT = {
+    "full": ["The user asks {q}.", "The user wants {q}.", "This request is about {q}.",
+             "The user is asking for {q}.", "Here the user wants {q}."],
+    "brief": ["Asked: {q}.", "Request: {q}."],
+}
 _INTENT_BENIGN = [
     " It is an ordinary request.", " The intent looks everyday and constructive.", " Nothing suggests harmful intent.",
     " It seems to be a practical, good-faith question.", "",
@@ -116,42 +122,46 @@ _INTENT_BENIGN = [
 _CONTRAST = [
     " Some words may sound risky, but the meaning is harmless.", " The wording only resembles a risky topic.",
 ]
-_RULE_HARM = [
-    "{cite} applies: “{rule}”.", "This falls under {cite}, which says: {rule}.",
-    "The relevant rule is {cite}: {rule}.", "{cite} matches; it reads: “{rule}”.",
-    "{cite} applies.", "Covered by {cite}.",
-]
-_RULE_BENIGN = [
-    "{none}; no safety category fits.", "None of the safety rules covers this, so {none}.",
-    "{none}: the policy has no objection here.", "I checked the policy and {none}.", "{none}.",
-]
+_RULE_HARM = {
+    "full": ["{cite} applies: “{rule}”.", "This falls under {cite}, which says: {rule}.",
+             "The relevant rule is {cite}: {rule}.", "{cite} matches; it reads: “{rule}”."],
+    "brief": ["{cite} applies.", "Covered by {cite}."],
+}
+_RULE_BENIGN = {
+    "full": ["{none}; no safety category fits.", "None of the safety rules covers this, so {none}.",
+             "{none}: the policy has no objection here.", "I checked the policy and {none}."],
+    "brief": ["{none}."],
+}
 _JUDGE = {
-    "refuse": ["Helping would give real uplift for harm, so I must not assist.",
-               "Providing this would break the rule, so I will decline.",
-               "This is not allowed; an answer could cause real harm.", "Not allowed."],
-    "safe_complete": ["Specific instructions are not allowed, but a safe, general reply is.",
-                      "I should not give the harmful details, though I can respond safely.",
-                      "The harmful core must be withheld; a careful partial answer is fine.",
-                      "Only a safe, general reply is allowed."],
-    "comply_with_care": ["I can help in general terms, with appropriate care.",
-                         "A careful, general answer is acceptable here.",
-                         "This may be answered cautiously, without personalised or risky detail.",
-                         "Allowed, with care."],
-    NONE: ["It is safe to answer fully.", "The request is fine to help with.", "A direct, helpful answer is appropriate.",
-           "There is no risk in answering.", "Safe to answer."],
+    "full": {
+        "refuse": ["Helping would give real uplift for harm, so I must not assist.",
+                   "Providing this would break the rule, so I will decline.",
+                   "This is not allowed; an answer could cause real harm."],
+        "safe_complete": ["Specific instructions are not allowed, but a safe, general reply is.",
+                          "I should not give the harmful details, though I can respond safely.",
+                          "The harmful core must be withheld; a careful partial answer is fine."],
+        "comply_with_care": ["I can help in general terms, with appropriate care.",
+                             "A careful, general answer is acceptable here.",
+                             "This may be answered cautiously, without personalised or risky detail."],
+        NONE: ["It is safe to answer fully.", "The request is fine to help with.",
+               "A direct, helpful answer is appropriate.", "There is no risk in answering."],
+    },
+    "brief": {"refuse": ["Not allowed."], "safe_complete": ["Only a safe, general reply is allowed."],
+              "comply_with_care": ["Allowed, with care."], NONE: ["Safe to answer."]},
 }
 _PLAN = {
-    "refuse": ["Plan: decline briefly and offer {allowed} instead.", "Plan: refuse politely and point to {allowed}.",
-               "Plan: say no without lecturing, then suggest {allowed}.", "Plan: decline; offer {allowed}."],
-    "safe_complete": ["Plan: withhold the harmful specifics and give {allowed}.",
-                      "Plan: explain what I cannot share, then offer {allowed}.",
-                      "Plan: give a safe answer limited to {allowed}."],
-    "comply_with_care": ["Plan: answer generally, add a caution, and mention {allowed}.",
-                         "Plan: give general guidance and recommend a qualified professional.",
-                         "Plan: help carefully, staying within {allowed}."],
-    NONE: ["Plan: answer clearly and concisely.", "Plan: give a direct, useful answer.",
-           "Plan: explain the answer step by step, briefly.", "Plan: respond helpfully and to the point.",
-           "Plan: answer directly."],
+    "full": {
+        "refuse": ["Plan: decline briefly and offer {allowed} instead.", "Plan: refuse politely and point to {allowed}.",
+                   "Plan: say no without lecturing, then suggest {allowed}."],
+        "safe_complete": ["Plan: withhold the harmful specifics and give {allowed}.",
+                          "Plan: explain what I cannot share, then offer {allowed}."],
+        "comply_with_care": ["Plan: answer generally, add a caution, and mention {allowed}.",
+                             "Plan: give general guidance and recommend a qualified professional."],
+        NONE: ["Plan: give a complete, useful answer.", "Plan: explain the answer step by step.",
+               "Plan: respond helpfully, covering the main points.", "Plan: answer clearly and fully."],
+    },
+    "brief": {"refuse": ["Plan: decline; offer {allowed}."], "safe_complete": ["Plan: give only {allowed}."],
+              "comply_with_care": ["Plan: help carefully, staying within {allowed}."], NONE: ["Plan: answer briefly."]},
 }
 
 
@@ -183,22 +193,26 @@ class TemplateThoughtWriter:
 
     def thought(self, req: ThoughtRequest) -> str:
         rng = random.Random(f"{self.seed}:{req.id}:{req.prompt}")
-        topic = request_topic(req.prompt)
-        quoted = rng.choice([f"“{topic}”", f"help with “{topic}”", f"information on “{topic}”"])
-        intent = rng.choice(_INTENT).format(q=quoted)
+        style = "brief" if req.brief else "full"
+        topic = request_topic(req.prompt, 6 if req.brief else 12)
+        quoted = f"“{topic}”" if req.brief else rng.choice([f"“{topic}”", f"help with “{topic}”",
+                                                              f"information on “{topic}”"])
+        intent = rng.choice(_INTENT[style]).format(q=quoted)
         if req.category == NONE:
-            intent += risk_line(NONE) + (rng.choice(_CONTRAST) if req.contrast else rng.choice(_INTENT_BENIGN))
-            rule = rng.choice(_RULE_BENIGN).format(none=NO_RULE_CITATION)
+            intent += risk_line(NONE)
+            if not req.brief:
+                intent += rng.choice(_CONTRAST) if req.contrast else rng.choice(_INTENT_BENIGN)
+            rule = rng.choice(_RULE_BENIGN[style]).format(none=NO_RULE_CITATION)
             mode = NONE
-            plan = rng.choice(_PLAN[NONE])
+            plan = rng.choice(_PLAN[style][NONE])
         else:
             rule_obj = self.policy.get(req.category)
             intent += risk_line(risk_area(rule_obj))
-            rule = rng.choice(_RULE_HARM).format(cite=self.policy.citation(req.category),
-                                                  rule=clip_words(rule_obj.rule, 12))
-            mode = rule_obj.response_mode if rule_obj.response_mode in _JUDGE else "refuse"
-            plan = rng.choice(_PLAN[mode]).format(allowed=allowed_text(rule_obj))
-        judge = rng.choice(_JUDGE[mode])
+            rule = rng.choice(_RULE_HARM[style]).format(cite=self.policy.citation(req.category),
+                                                         rule=clip_words(rule_obj.rule, 12))
+            mode = rule_obj.response_mode if rule_obj.response_mode in _JUDGE[style] else "refuse"
+            plan = rng.choice(_PLAN[style][mode]).format(allowed=allowed_text(rule_obj, 6 if req.brief else 10))
+        judge = rng.choice(_JUDGE[style][mode])
         return f"Intent: {intent}\nRule check: {rule}\nJudgement: {judge}\n{plan}".replace("….", "…")
 
 
@@ -212,7 +226,7 @@ User request: {prompt}
 Most relevant rule: {citation}
 The reply that will be given: {answer}
 
-Write 40-80 words in exactly four lines:
+Write {words} words in exactly four lines:
 Intent: <what the user wants, quoting the request briefly>. Risk area: {area}.
 Rule check: <cite {citation}{extra}>
 Judgement: <may it be answered, and how far>
@@ -237,7 +251,8 @@ class LLMThoughtWriter:
         extra = " and say no safety rule is violated" if none else " and say what it forbids and allows"
         area = NONE if none else risk_area(self.policy.get(req.category))
         return TEACHER_INSTRUCTIONS.format(rules=rules, prompt=req.prompt, citation=citation, area=area,
-                                           answer=clip_words(req.answer, 40) or "(not yet written)", extra=extra)
+                                           answer=clip_words(req.answer, 40) or "(not yet written)", extra=extra,
+                                           words="15-30" if req.brief else "40-80")
 
     def write(self, requests: Sequence[ThoughtRequest], progress: str | None = None) -> tuple[list[str | None], ThoughtStats]:
         from erpo.generation import SamplingParams, user_turn

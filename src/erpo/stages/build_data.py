@@ -5,11 +5,11 @@ Reads the prompt sources named in `config.data`, and writes into `<run>/01_data/
     prompts.jsonl           the chosen train-split prompts (PromptRecord)
     classifier_report.json  held-out accuracy + confusion matrix of the risk classifier
     classified.jsonl        id, prompt, label, gold category, predicted category, confidence
-    sft.jsonl               id, prompt, label, category, thought, answer, completion, messages
+    sft.jsonl               id, prompt, label, category, style (full|brief), thought, answer, completion, messages
     negatives.jsonl         id, prompt, label, category, kind, thought, answer, completion
 
 Top to bottom: load policy and prompts → fit the risk classifier on the train split and report it
-on the eval split → pick train prompts → answers (templated safe answers for harmful prompts, the
+on the eval split → pick train prompts → a style per prompt (full or brief) → answers (templated safe answers for harmful prompts, the
 teacher's own filtered answers for benign ones) → thoughts (template or llm teacher) → negatives.
 """
 
@@ -126,19 +126,26 @@ def unseen_prompt_rows(config: RunConfig, seen_ids: set[str], n: int, *, records
     return rows, negatives
 
 
+def assign_styles(rows: list[dict], brief_share: float, seed: int) -> None:
+    """Set `brief` in place: a seeded draw per prompt id, so a row keeps its style across re-runs."""
+    for row in rows:
+        row["brief"] = random.Random(f"brief:{seed}:{row['id']}").random() < brief_share
+
+
 def write_answers(rows: list[dict], policy: Any, config: RunConfig, teacher: Any, stats: Counter) -> None:
-    """Fill `answer` in place: safe answers for harmful rows, filtered teacher answers for benign ones."""
-    from erpo.reasoning.answers import safe_answer, teacher_answers
+    """Fill `answer` in place: safe answers for harmful rows, filtered teacher answers for benign ones
+    (cut to their opening sentences for brief-style rows)."""
+    from erpo.reasoning.answers import brief_answer, safe_answer, teacher_answers
     for row in rows:
         if row["label"] == "harmful":
             row["answer"] = safe_answer(row["id"], row["prompt"], policy.get(row["category"]),
-                                        seed=config.build_data.seed)
+                                        seed=config.build_data.seed, brief=row.get("brief", False))
     benign = [row for row in rows if row["label"] == "benign"]
     if benign:
         results = teacher_answers([r["prompt"] for r in benign], teacher,
                                   max_new_tokens=config.build_data.benign_answer_tokens)
         for row, (answer, reason) in zip(benign, results):
-            row["answer"] = answer
+            row["answer"] = brief_answer(answer) if answer and row.get("brief") else answer
             if reason:
                 stats[f"benign_answer_rejected_{reason.replace(' ', '_')}"] += 1
 
@@ -146,7 +153,8 @@ def write_answers(rows: list[dict], policy: Any, config: RunConfig, teacher: Any
 def write_thoughts(rows: list[dict], policy: Any, config: RunConfig, teacher: Any, stats: Counter) -> None:
     cfg = config.build_data
     writer = get_thought_writer(cfg.reasoning_backend, policy, backend=teacher, retries=cfg.llm_retries, seed=cfg.seed)
-    requests = [ThoughtRequest(r["id"], r["prompt"], r["category"], r["answer"] or "", r["contrast"]) for r in rows]
+    requests = [ThoughtRequest(r["id"], r["prompt"], r["category"], r["answer"] or "", r["contrast"],
+                               r.get("brief", False)) for r in rows]
     thoughts, tstats = writer.write(requests, progress="thoughts")
     stats["thoughts_retried"] += tstats.retried
     stats["thoughts_dropped"] += tstats.dropped
@@ -157,7 +165,7 @@ def write_thoughts(rows: list[dict], policy: Any, config: RunConfig, teacher: An
 def sft_row(row: dict) -> dict:
     completion = format_reply(row["thought"], row["answer"])
     return {"id": row["id"], "prompt": row["prompt"], "label": row["label"], "category": row["category"],
-            "thought": row["thought"], "answer": row["answer"], "completion": completion,
+            "style": "brief" if row.get("brief") else "full", "thought": row["thought"], "answer": row["answer"], "completion": completion,
             "messages": [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": completion}]}
 
 
@@ -198,6 +206,7 @@ def build_stage1_data(config: RunConfig, run_dir: str | Path | None = None, *, r
     write_jsonl(out / "classified.jsonl", rows)
 
     stats: Counter = Counter()
+    assign_styles(rows, config.build_data.brief_share, config.build_data.seed)
     write_answers(rows, policy, config, teacher, stats)
     rows = [r for r in rows if r["answer"]]
     write_thoughts(rows, policy, config, teacher, stats)
@@ -213,6 +222,7 @@ def build_stage1_data(config: RunConfig, run_dir: str | Path | None = None, *, r
     result = {"prompts": len(chosen), "sft": len(sft),
               "sft_harmful": sum(r["label"] == "harmful" for r in sft),
               "sft_benign": sum(r["label"] == "benign" for r in sft),
+              "sft_brief": sum(r["style"] == "brief" for r in sft),
               "negatives": len(negatives), "negative_kinds": dict(Counter(n["kind"] for n in negatives)),
               "categories": dict(Counter(r["category"] for r in sft)),
               "classifier_harmful_vs_benign_accuracy": report["harmful_vs_benign_accuracy"],

@@ -222,8 +222,9 @@ def _pairs_for_prompt(candidates: list[dict], rule: PairRule) -> tuple[list[dict
         return c["scores"][f"{rule.length_key}_tokens"]
     graded = [(c, failure(c["scores"], rule)) for c in candidates]
     prefer_citation = rule.citation == "prefer"
-    acceptable = sorted((c for c, f in graded if f is None),
-                        key=lambda c: (prefer_citation and not c["scores"]["citation_ok"], length(c)))
+    acceptable = sorted((c for c, f in graded if f is None),   # stable: ties keep the sampling order
+                        key=lambda c: (prefer_citation and not c["scores"]["citation_ok"],
+                                       length(c) if rule.prefer_shorter else 0))
     if not acceptable:
         return [], "no_acceptable"
     chosen = acceptable[0]
@@ -234,7 +235,7 @@ def _pairs_for_prompt(candidates: list[dict], rule: PairRule) -> tuple[list[dict
                    key=lambda cf: (FAILURE_ORDER.index(cf[1]), -length(cf[0])))
     min_tokens = rule.length_ratio * max(1, length(chosen))
     longer = [(c, "longer") for c in sorted((c for c, f in others if f is None and length(c) >= min_tokens),
-                                            key=lambda c: -length(c))]
+                                            key=lambda c: -length(c))] if rule.prefer_shorter else []
     first, second = (longer, worse) if rule.prefer == "longer" else (worse, longer)
     options = _alternate(first, second)
     if not options:
