@@ -114,3 +114,43 @@ def test_bad_sft_row_names_file_line_and_field(tmp_path):
     with pytest.raises(InputError) as err:
         load_sft_examples(path)
     assert (err.value.line, err.value.field) == (2, "completion") and str(path) in str(err.value)
+
+
+def test_decision_mask_marks_the_risk_area_and_the_rule_citation(tiny_tokenizer):
+    from erpo.stages.sft import decision_token_mask
+    text = format_reply("Intent: Asked: “build a bomb”. Risk area: weapons of mass harm.\n"
+                        "Rule check: Covered by [R04 Weapons of mass harm].\nJudgement: Not allowed.\n"
+                        "Plan: decline.", "I can't help with that.")
+    ids = tiny_tokenizer(text, add_special_tokens=False)["input_ids"]
+    mask = decision_token_mask(ids, lambda t: tiny_tokenizer.decode([t]))
+    marked = "".join(tiny_tokenizer.decode([t]) for t, hit in zip(ids, mask) if hit)
+    assert marked.replace(" ", "") == "weaponsofmassharm[R04Weaponsofmassharm]"
+    benign = tiny_tokenizer("Risk area: none.\nRule check: [no rule applies].", add_special_tokens=False)["input_ids"]
+    hits = "".join(tiny_tokenizer.decode([t]) for t, hit in
+                   zip(benign, decision_token_mask(benign, lambda t: tiny_tokenizer.decode([t]))) if hit)
+    assert hits.replace(" ", "") == "none[noruleapplies]"
+
+
+def test_decision_weight_scales_exactly_the_decision_tokens_in_the_loss(tmp_path, tiny_model, tiny_tokenizer):
+    import torch
+
+    from erpo.stages.sft import build_trainer, decision_token_mask, load_sft_examples
+    _write_sft(tmp_path)
+    examples = load_sft_examples(tmp_path / "01_data" / "sft.jsonl")
+    plain = build_trainer(tiny_model, tiny_tokenizer, examples, _config(tmp_path).sft, tmp_path / "a", dtype="fp32")
+    batch = plain.data_collator([plain.train_dataset[i] for i in range(4)])
+    base = tiny_model(**batch, fused_lm_head=True).log_probs.detach()
+    build_trainer(tiny_model, tiny_tokenizer, examples, _config(tmp_path, decision_weight=5.0).sft, tmp_path / "b",
+                  dtype="fp32")
+    weighted = tiny_model(**batch, fused_lm_head=True).log_probs.detach()
+    ratio = torch.where(base != 0, weighted / base, torch.ones_like(base))
+    expected = torch.ones_like(base)
+    for row, labels in enumerate(batch["labels"].tolist()):
+        pos = [i for i, t in enumerate(labels) if t != -100]
+        for i, hit in zip(pos, decision_token_mask([labels[i] for i in pos], lambda t: tiny_tokenizer.decode([t]))):
+            if hit:
+                expected[row, i - 1] = 5.0
+    assert (expected == 5.0).sum() >= 4 * 3      # every row cites a rule or says none applies
+    assert torch.allclose(ratio, expected)
+    with torch.no_grad():                          # reference passes (no gradient) stay unweighted
+        assert torch.allclose(tiny_model(**batch, fused_lm_head=True).log_probs, base)

@@ -8,15 +8,20 @@ Reads `01_data/sft.jsonl`, trains with TRL's `SFTTrainer` and writes `02_sft/mod
   markers in the chat template, which most templates (SmolLM2's included) lack.
 - bf16 where the hardware computes it natively (autocast over fp32 master weights, so small
   updates are not rounded away), fp32 otherwise.
+- `decision_weight` > 1 counts the decision tokens (risk area, rule citation) that many times in
+  the loss (`weight_decision_tokens`).
 - Checkpoints every `save_steps` into `02_sft/checkpoints/`; a rerun resumes from the last one.
 - The result is saved with `erpo.models.save_policy` (LoRA merged, chat template kept).
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
+import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Sequence
 
 from erpo.artifacts import Manifest, hash_obj, hash_path, read_jsonl
 from erpo.config import RunConfig, SFTConfig
@@ -82,7 +87,55 @@ def build_trainer(model: Any, tokenizer: Any, examples: list[dict], cfg: SFTConf
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(examples),
                          processing_class=tokenizer)
-    return use_full_logits_off_cuda(trainer)
+    return weight_decision_tokens(use_full_logits_off_cuda(trainer), tokenizer, cfg.decision_weight)
+
+
+# the decision inside a thought: the risk area of the Intent part and the bracketed rule citation
+DECISION_SPANS = re.compile(r"Risk area: ([^.\n]+)|(\[(?:R\d+[^\]\n]*|no rule applies)\])")
+
+
+def decision_token_mask(ids: Sequence[int], decode_token: Callable[[int], str]) -> list[bool]:
+    """Which of `ids` (a completion's tokens) spell the decision: the risk area and the rule citation.
+
+    Offsets come from the tokens' own decoded pieces, so they stay consistent even where a
+    multi-byte character is split across tokens (each piece then decodes to a placeholder)."""
+    pieces = [decode_token(t) for t in ids]
+    ends = list(itertools.accumulate(len(p) for p in pieces))
+    spans = [m.span(m.lastindex) for m in DECISION_SPANS.finditer("".join(pieces))]
+    return [any(end - len(piece) < span_end and end > span_start for span_start, span_end in spans)
+            for piece, end in zip(pieces, ends)]
+
+
+def weight_decision_tokens(trainer: Any, tokenizer: Any, weight: float) -> Any:
+    """Count the decision tokens `weight` times in the SFT loss.
+
+    TRL's SFT loss is −Σ log p(token) over the completion tokens, taken from the per-token
+    `log_probs` of the policy's fused-head forward; scaling those at the decision positions
+    reweights the loss without a second forward pass (TRL has no per-token loss weights)."""
+    if weight == 1.0:
+        return trainer
+    import torch
+    from peft import PeftModel
+    model = trainer.model
+    target = model.get_base_model() if isinstance(model, PeftModel) else model
+    forward = target.forward
+    decode = functools.lru_cache(maxsize=None)(lambda token: tokenizer.decode([token]))
+
+    @functools.wraps(forward)
+    def weighted(*args: Any, fused_lm_head: bool = False, labels: Any = None, **kwargs: Any) -> Any:
+        outputs = forward(*args, fused_lm_head=fused_lm_head, labels=labels, **kwargs)
+        if not fused_lm_head or labels is None or not torch.is_grad_enabled():
+            return outputs
+        weights = torch.ones(labels.shape, dtype=outputs.log_probs.dtype, device=outputs.log_probs.device)
+        for row, row_labels in enumerate(labels.tolist()):
+            positions = [i for i, token in enumerate(row_labels) if token != -100]
+            mask = decision_token_mask([row_labels[i] for i in positions], decode)
+            weights[row, [i for i, hit in zip(positions, mask) if hit]] = weight
+        outputs.log_probs = outputs.log_probs * weights[:, 1:]   # log_probs[:, j] scores labels[:, j + 1]
+        return outputs
+
+    target.forward = weighted
+    return trainer
 
 
 def _total_steps(n_examples: int, cfg: SFTConfig) -> int:
