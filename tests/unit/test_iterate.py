@@ -167,3 +167,21 @@ def test_guard_prompts_take_the_sources_of_a_label_in_turn(tmp_path):
     assert [r["id"] for r in I.held_out_prompts(path, 6)][6:] == ["benign-generated-0", "overrefusal-0",
                                                                    "benign-generated-1", "overrefusal-1",
                                                                    "benign-generated-2", "benign-generated-3"]
+
+
+def test_a_fresh_start_clears_the_removed_runs_rows_from_the_round_logs(tmp_path, tiny_model_dir, monkeypatch):
+    """Rounds of other settings are removed; until the new round 1 ends, metrics.jsonl and
+    guard.jsonl must not still show the removed run's rounds (a kill there would leave them)."""
+    import pytest
+    config = make_run(tmp_path, tiny_model_dir, rounds=1)
+    I.run_iterate(config, backend_factory=scripted_factory(None, []), judges=JUDGES)
+    out = config.run_dir / "04_iterate"
+    assert [r["round"] for r in read_jsonl(out / "metrics.jsonl")] == [0, 1] and read_jsonl(out / "guard.jsonl")
+    config.iterate.learning_rate = 5e-5
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(I, "run_round", killed)
+    with pytest.raises(KeyboardInterrupt):
+        I.run_iterate(config, backend_factory=scripted_factory(None, []), judges=JUDGES)
+    assert [r["round"] for r in read_jsonl(out / "metrics.jsonl")] == [0] and read_jsonl(out / "guard.jsonl") == []

@@ -172,6 +172,7 @@ def run_iterate(config: RunConfig, run_dir: str | Path | None = None, *, backend
     if stale:
         print(f"{paths['dir']}: {len(stale)} round(s) from other settings, guard set or stage-2 model, removed")
     policy, records = paths["start_model"], [_baseline(ctx, paths)]
+    _write_round_logs(paths, records)   # at once: a fresh start must not show a removed run's rounds
     for t in range(1, cfg.rounds + 1):
         done = round_dir(run_dir, t) / "round.json"
         if done.exists():
@@ -183,15 +184,20 @@ def run_iterate(config: RunConfig, run_dir: str | Path | None = None, *, backend
         records.append(record)
         if record.get("accepted"):
             policy = Path(record["model"])
-        # rewritten from the round records each time, so a kill never leaves a row missing or doubled
-        write_jsonl(paths["metrics"], [_metrics_row(r) for r in records])
-        write_jsonl(paths["guard"], [{"round": r["round"], **r["guard"]} for r in records if r.get("guard")])
+        _write_round_logs(paths, records)
         if record.get("stop"):
             break
     final = link_model(policy, paths["dir"] / "final")
     write_json(paths["final"], {"model": str(final), "source": str(policy), "rounds": [r["round"] for r in records[1:]],
                                 "accepted": [r["round"] for r in records[1:] if r.get("accepted")]})
     return final
+
+
+def _write_round_logs(paths: dict, records: list[dict]) -> None:
+    """metrics.jsonl and guard.jsonl, rewritten from the round records each time, so a kill never
+    leaves a row missing or doubled."""
+    write_jsonl(paths["metrics"], [_metrics_row(r) for r in records])
+    write_jsonl(paths["guard"], [{"round": r["round"], **r["guard"]} for r in records if r.get("guard")])
 
 
 def _run_fingerprint(config: RunConfig, paths: dict, guard_rows: list[dict]) -> str:
