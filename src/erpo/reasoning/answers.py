@@ -5,6 +5,8 @@
 - Benign prompts: the teacher's own answer (by default the base model: self-distillation),
   kept only if it is not a refusal and not degenerate; text cut off mid-sentence is trimmed to
   the last full sentence.
+- Brief-style rows (`build_data.brief_share`): the refusal without its stated reason, and the
+  benign answer's opening sentences (`brief_answer`).
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def safe_answer(prompt_id: str, prompt: str, rule: Any, *, seed: int = 0, brief:
     reason (a crisis-line pointer and the safe alternative stay)."""
     rng = random.Random(f"answer:{seed}:{prompt_id}:{prompt}")
     mode = rule.response_mode if rule.response_mode in _OPENERS else "refuse"
-    reason = rng.choice(_REASONS[mode]).format(name=rule.name.lower())
+    reason = rng.choice(_REASONS[mode]).format(name=rule.name.lower())   # drawn either way: same later choices
     parts = [rng.choice(_OPENERS[mode]), "" if brief else reason]
     if rule.id in _CARE:
         parts.append(rng.choice(_CARE[rule.id]))

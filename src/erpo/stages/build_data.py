@@ -9,8 +9,9 @@ Reads the prompt sources named in `config.data`, and writes into `<run>/01_data/
     negatives.jsonl         id, prompt, label, category, kind, thought, answer, completion
 
 Top to bottom: load policy and prompts → fit the risk classifier on the train split and report it
-on the eval split → pick train prompts → a style per prompt (full or brief) → answers (templated safe answers for harmful prompts, the
-teacher's own filtered answers for benign ones) → thoughts (template or llm teacher) → negatives.
+on the eval split → pick train prompts → a style per prompt (full or brief) → answers (templated
+safe answers for harmful prompts, the teacher's own filtered answers for benign ones) → thoughts
+(template or llm teacher) → negatives.
 """
 
 from __future__ import annotations
@@ -165,7 +166,8 @@ def write_thoughts(rows: list[dict], policy: Any, config: RunConfig, teacher: An
 def sft_row(row: dict) -> dict:
     completion = format_reply(row["thought"], row["answer"])
     return {"id": row["id"], "prompt": row["prompt"], "label": row["label"], "category": row["category"],
-            "style": "brief" if row.get("brief") else "full", "thought": row["thought"], "answer": row["answer"], "completion": completion,
+            "style": "brief" if row.get("brief") else "full", "thought": row["thought"], "answer": row["answer"],
+            "completion": completion,
             "messages": [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": completion}]}
 
 
