@@ -14,7 +14,7 @@ THINK_OPEN = "<think>"
 THINK_CLOSE = "</think>"
 NO_RULE_CITATION = "[no rule applies]"
 
-_RULE_CITATION = re.compile(r"\[(R\d{2})(?:\s+[^\]\n]*)?\]")
+RULE_CITATION = re.compile(r"\[(R\d{2})(?:\s+[^\]\n]*)?\]")
 _NO_RULE = re.compile(r"\[no rule applies\]|\bno (?:safety )?rule applies\b", re.IGNORECASE)
 
 
@@ -56,7 +56,7 @@ def format_reply(thought: str, answer: str) -> str:
 def cited_rules(thought: str) -> list[str]:
     """Rule ids cited as `[Rnn …]`, in order of first appearance."""
     seen: list[str] = []
-    for rule_id in _RULE_CITATION.findall(thought or ""):
+    for rule_id in RULE_CITATION.findall(thought or ""):
         if rule_id not in seen:
             seen.append(rule_id)
     return seen

@@ -29,6 +29,7 @@ from typing import Any, Sequence
 from erpo.reasoning.format import NO_RULE_CITATION, THINK_CLOSE, THINK_OPEN, cited_rules, states_no_rule
 
 PART_LABELS = ("Intent:", "Rule check:", "Judgement:", "Plan:")
+RISK_AREA_LABEL = "Risk area:"
 NONE = "none"
 
 _LEADING_FILLER = re.compile(
@@ -172,7 +173,7 @@ def risk_line(area: str) -> str:
     benign thoughts, the first word after it *is* the classification, which a 135M model learns far
     better than a choice spread over differently worded sentences.
     """
-    return f" Risk area: {area}."
+    return f" {RISK_AREA_LABEL} {area}."
 
 
 def risk_area(rule: Any | None) -> str:

@@ -26,6 +26,8 @@ from typing import Any, Callable, Sequence
 from erpo.artifacts import Manifest, hash_obj, hash_path, read_jsonl
 from erpo.config import RunConfig, SFTConfig
 from erpo.errors import ErpoError, InputError
+from erpo.reasoning.format import NO_RULE_CITATION, RULE_CITATION
+from erpo.reasoning.thoughts import RISK_AREA_LABEL
 from erpo.training import checkpoint_to_resume, load_trainable_policy, use_full_logits_off_cuda, warmup_steps
 
 STAGE = "sft"
@@ -90,8 +92,10 @@ def build_trainer(model: Any, tokenizer: Any, examples: list[dict], cfg: SFTConf
     return weight_decision_tokens(use_full_logits_off_cuda(trainer), tokenizer, cfg.decision_weight)
 
 
-# the decision inside a thought: the risk area of the Intent part and the bracketed rule citation
-DECISION_SPANS = re.compile(r"Risk area: ([^.\n]+)|(\[(?:R\d+[^\]\n]*|no rule applies)\])")
+# the decision inside a thought: the risk area of the Intent part and the bracketed rule citation,
+# built from the patterns the thought writer and the citation judge use
+DECISION_SPANS = re.compile(rf"{re.escape(RISK_AREA_LABEL)} (?P<area>[^.\n]+)"
+                            rf"|(?P<citation>{RULE_CITATION.pattern}|{re.escape(NO_RULE_CITATION)})")
 
 
 def decision_token_mask(ids: Sequence[int], decode_token: Callable[[int], str]) -> list[bool]:
@@ -101,7 +105,8 @@ def decision_token_mask(ids: Sequence[int], decode_token: Callable[[int], str]) 
     multi-byte character is split across tokens (each piece then decodes to a placeholder)."""
     pieces = [decode_token(t) for t in ids]
     ends = list(itertools.accumulate(len(p) for p in pieces))
-    spans = [m.span(m.lastindex) for m in DECISION_SPANS.finditer("".join(pieces))]
+    spans = [m.span("area" if m.group("area") is not None else "citation")
+             for m in DECISION_SPANS.finditer("".join(pieces))]
     return [any(end - len(piece) < span_end and end > span_start for span_start, span_end in spans)
             for piece, end in zip(pieces, ends)]
 
