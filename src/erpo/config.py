@@ -87,7 +87,8 @@ class PairRule(Section):
     off, the first acceptable sample and no "longer" rejected replies); with `citation`
     "prefer", among those that cite the right rule when any does, and then a candidate citing a
     wrong rule counts as unacceptable ("wrong_rule") for the rejected side. rejected = an
-    unacceptable candidate (worst failure first: unsafe, not useful, wrong rule, unformatted) or,
+    unacceptable candidate (worst failure first: unsafe, not useful, wrong rule, unformatted; the
+    model's own samples before stage-1 negatives) or,
     when `prefer` is "longer" or none is unacceptable, an acceptable candidate at least
     `length_ratio`× longer than the chosen one. With `pairs_per_prompt` > 1 the further pairs
     share the chosen reply and take the two kinds of rejected reply in turn. Prompts with no such
@@ -134,6 +135,11 @@ class DPOConfig(TrainConfig):
         "stage1", description="prompts the pairs are built on: stage 1's training prompts, or train-split prompts "
                               "stage 1 did not use (classified and given negatives as in build-data; "
                               "`max_prompts` of them, default 96), on which the model's own failures show")
+    attacks: list[str] = Field([], description=(
+        "jailbreak attacks (`erpo eval --list-attacks`) applied to a share of the pool's harmful prompts; the "
+        "attacked copies join the pool with their own negatives, so the model's failures under attack become "
+        "rejected replies. An attack trained on here is in-distribution when evaluated later"))
+    attack_share: float = Field(0.5, ge=0.0, le=1.0, description="share of the harmful prompts each attack rewrites")
     pair_rule: PairRule = Field(default_factory=PairRule, description="how candidates become pairs")
     generation_backend: str = Field("hf", description="backend that samples on-policy candidates")
     generation_batch_size: int = Field(16, description="prompts per generation batch")

@@ -65,9 +65,46 @@ def preference_prompts(config: Any, cfg: Any, run_dir: str | Path, n: int | None
         from erpo.stages.build_data import unseen_prompt_rows
         seen = {r["id"] for r in read_jsonl_required(data / "prompts.jsonl", ("id",),
                                                      missing_hint="no stage-1 data; run `erpo build-data` first")}
-        return unseen_prompt_rows(config, seen, n or UNSEEN_DEFAULT_PROMPTS)
-    negatives = read_jsonl(data / "negatives.jsonl") if (data / "negatives.jsonl").exists() else []
-    return load_prompt_rows(data / "sft.jsonl", n), negatives
+        rows, negatives = unseen_prompt_rows(config, seen, n or UNSEEN_DEFAULT_PROMPTS)
+    else:
+        negatives = read_jsonl(data / "negatives.jsonl") if (data / "negatives.jsonl").exists() else []
+        rows = load_prompt_rows(data / "sft.jsonl", n)
+    if not cfg.attacks:
+        return rows, negatives
+    attacked = attacked_copies(rows, cfg.attacks, cfg.attack_share, seed=config.seed)
+    return rows + attacked, negatives + attacked_negatives(config, attacked)
+
+
+def attacked_copies(rows: Sequence[dict], attacks: Sequence[str], share: float, *, seed: int = 0) -> list[dict]:
+    """For each attack, a seeded `share` of the harmful rows rewritten by it: id `<id>~<attack>`, same
+    label and expected rule, no SFT target (its reasoning quotes the plain request).
+
+    Why: on plain harmful requests the SFT model rarely fails, so stage 2 sees few unsafe samples of
+    its own while the benign over-cautious negatives push refusals down; under an attack its
+    failures ("Risk area: none", then compliance) show up and become rejected replies.
+    """
+    import random
+    from erpo.attacks import get_attack
+    out = []
+    for name in attacks:
+        attack = get_attack(name)
+        for row in rows:
+            if row["label"] != "harmful" or random.Random(f"attack:{seed}:{name}:{row['id']}").random() >= share:
+                continue
+            plain = {k: v for k, v in row.items() if k not in ("messages", "completion", "thought", "answer")}
+            out.append({**plain, "id": f"{row['id']}~{name}", "prompt": attack(row["prompt"], seed=seed),
+                        "attack": name, "attack_of": row["id"]})
+    return out
+
+
+def attacked_negatives(config: Any, attacked: list[dict]) -> list[dict]:
+    """Stage-1-style negatives (wrong rule, no rule + compliance) for the attacked prompts."""
+    if not attacked:
+        return []
+    from erpo.policy import load_policy_file
+    from erpo.reasoning.negatives import build_negatives
+    return build_negatives(attacked, load_policy_file(config.policy), per_prompt=config.build_data.negatives_per_prompt,
+                           seed=config.build_data.seed)
 
 
 def balanced_subset(rows: list[dict], n: int | None, start: int = 0) -> list[dict]:
@@ -203,7 +240,8 @@ def select_length_controlled_pairs(candidates_by_prompt: dict[str, list[dict]],
 
     chosen = the acceptable candidate with the fewest tokens (`rule.length_key`: of the reply or of
     the thought; "longer" counts the same tokens). rejected = per `rule.prefer`,
-    the unacceptable candidate with the worst failure (longest first among equals), or the longest
+    the unacceptable candidate with the worst failure (among equals, on-policy samples before stage-1
+    negatives, then the longest first), or the longest
     acceptable candidate at least `rule.length_ratio`× the chosen length; the other kind is the
     fallback. Further pairs (same chosen) take the two kinds in turn, so a second pair contrasts
     the chosen reply with one of the other kind when there is one. Identical texts never form a pair.
@@ -231,8 +269,10 @@ def _pairs_for_prompt(candidates: list[dict], rule: PairRule) -> tuple[list[dict
     if prefer_citation and chosen["scores"]["citation_ok"]:   # a wrong citation now loses to the chosen one
         graded = [(c, f or (None if c["scores"]["citation_ok"] else "wrong_rule")) for c, f in graded]
     others = [(c, f) for c, f in graded if c["completion"].strip() != chosen["completion"].strip()]
+    # the model's own failures before the stage-1 negatives of the same kind: a pair teaches most
+    # where the policy puts its mass, and a written negative is often far from it
     worse = sorted(((c, f) for c, f in others if f is not None),
-                   key=lambda cf: (FAILURE_ORDER.index(cf[1]), -length(cf[0])))
+                   key=lambda cf: (FAILURE_ORDER.index(cf[1]), cf[0]["source"].startswith("negative:"), -length(cf[0])))
     min_tokens = rule.length_ratio * max(1, length(chosen))
     longer = [(c, "longer") for c in sorted((c for c, f in others if f is None and length(c) >= min_tokens),
                                             key=lambda c: -length(c))] if rule.prefer_shorter else []
@@ -327,7 +367,7 @@ def build_pairs(rows: list[dict], out_dir: str | Path, *, backend: Any, cfg: Any
 # --- the stage (`erpo pairs`) -----------------------------------------------------------------
 
 PAIR_FIELDS = ("samples_per_prompt", "sample_temperature", "max_new_tokens", "max_prompts", "prompt_pool", "pair_rule",
-               "generation_backend")
+               "generation_backend", "attacks", "attack_share")
 
 
 def run_pairs(config: Any, run_dir: str | Path | None = None, *, backend: Any = None,
