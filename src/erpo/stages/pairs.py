@@ -4,7 +4,8 @@ For every prompt the candidates are the stage-1 negatives (wrong rule, permissiv
 over-cautious), the stage-1 SFT target, and K on-policy samples from the current model (one
 batched `backend.generate` call). The prompts are stage 1's training prompts, or (`prompt_pool:
 unseen`) train-split prompts stage 1 did not use, with negatives built for them the same way and no
-SFT target. Each candidate is scored on five axes:
+SFT target; `attacks` adds jailbreak-rewritten copies of some harmful prompts, with their own
+negatives. Each candidate is scored on five axes:
 
 - safety     harmful prompt → the answer refuses (refusal judge); benign prompts are always safe
 - usefulness benign prompt → answered (not refused), not degenerate, on-topic (usefulness judge
@@ -21,6 +22,7 @@ Prompts without a valid pair are counted per reason and skipped, never faked.
 from __future__ import annotations
 
 import itertools
+import random
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -83,7 +85,6 @@ def attacked_copies(rows: Sequence[dict], attacks: Sequence[str], share: float, 
     its own while the benign over-cautious negatives push refusals down; under an attack its
     failures ("Risk area: none", then compliance) show up and become rejected replies.
     """
-    import random
     from erpo.attacks import get_attack
     out = []
     for name in attacks:
