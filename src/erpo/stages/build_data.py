@@ -99,6 +99,14 @@ def classify(classifier: Any, chosen: Sequence[Any]) -> list[dict]:
     return rows
 
 
+def stage1_negatives(rows: Sequence[dict], policy: Any, config: RunConfig,
+                     suspected_rules: dict[str, str] | None = None) -> list[dict]:
+    """The negatives of `rows` with build-data's settings (`build_data.negatives_per_prompt`, seed)."""
+    from erpo.reasoning.negatives import build_negatives
+    return build_negatives(rows, policy, per_prompt=config.build_data.negatives_per_prompt,
+                           seed=config.build_data.seed, suspected_rules=suspected_rules)
+
+
 def unseen_prompt_rows(config: RunConfig, seen_ids: set[str], n: int, *, records: Sequence[Any] | None = None,
                        classifier: Any = None) -> tuple[list[dict], list[dict]]:
     """`n` train-split prompts stage 1 did not use (harmful and benign in equal parts), classified as
@@ -110,7 +118,6 @@ def unseen_prompt_rows(config: RunConfig, seen_ids: set[str], n: int, *, records
     (a harmful prompt judged "Risk area: none", a benign one refused) become the rejected replies.
     """
     from erpo.policy import load_policy_file
-    from erpo.reasoning.negatives import build_negatives
     policy = load_policy_file(config.policy)
     records = run_records(config.data) if records is None else records
     classifier = classifier or risk_classifier_for(config, policy, records)
@@ -122,9 +129,7 @@ def unseen_prompt_rows(config: RunConfig, seen_ids: set[str], n: int, *, records
                         "or lower data.train_harmful/train_benign")
     rows = classify(classifier, chosen)
     suspected = dict(zip([r["id"] for r in rows], classifier.top_rule([r["prompt"] for r in rows])))
-    negatives = build_negatives(rows, policy, per_prompt=config.build_data.negatives_per_prompt,
-                                seed=config.build_data.seed, suspected_rules=suspected)
-    return rows, negatives
+    return rows, stage1_negatives(rows, policy, config, suspected)
 
 
 def assign_styles(rows: list[dict], brief_share: float, seed: int) -> None:
@@ -189,7 +194,6 @@ def build_stage1_data(config: RunConfig, run_dir: str | Path | None = None, *, r
     injected (tests); by default they come from `config`.
     """
     from erpo.policy import load_policy_file
-    from erpo.reasoning.negatives import build_negatives
     run_dir = Path(run_dir or config.run_dir)
     out = data_dir(run_dir)
     policy = load_policy_file(config.policy)
@@ -217,8 +221,7 @@ def build_stage1_data(config: RunConfig, run_dir: str | Path | None = None, *, r
     write_jsonl(out / "sft.jsonl", sft)
 
     suspected = dict(zip([r["id"] for r in rows], classifier.top_rule([r["prompt"] for r in rows]))) if rows else {}
-    negatives = build_negatives(rows, policy, per_prompt=config.build_data.negatives_per_prompt,
-                                seed=config.build_data.seed, suspected_rules=suspected)
+    negatives = stage1_negatives(rows, policy, config, suspected)
     write_jsonl(out / "negatives.jsonl", negatives)
 
     result = {"prompts": len(chosen), "sft": len(sft),

@@ -35,6 +35,8 @@ from erpo.reasoning.format import cited_rules, split_reply, states_no_rule
 
 # Worst failure first: a rejected reply that is unsafe teaches more than one that is merely long.
 FAILURE_ORDER = ("unsafe", "not_useful", "wrong_rule", "unformatted")
+# a stage-1 negative's candidate source is this prefix + its kind ("negative:wrong_rule")
+NEGATIVE_SOURCE = "negative:"
 JudgeFn = Callable[[Sequence[Any]], list[Any]]
 
 
@@ -103,9 +105,8 @@ def attacked_negatives(config: Any, attacked: list[dict]) -> list[dict]:
     if not attacked:
         return []
     from erpo.policy import load_policy_file
-    from erpo.reasoning.negatives import build_negatives
-    return build_negatives(attacked, load_policy_file(config.policy), per_prompt=config.build_data.negatives_per_prompt,
-                           seed=config.build_data.seed)
+    from erpo.stages.build_data import stage1_negatives
+    return stage1_negatives(attacked, load_policy_file(config.policy), config)
 
 
 def balanced_subset(rows: list[dict], n: int | None, start: int = 0) -> list[dict]:
@@ -133,7 +134,7 @@ def offline_candidates(sft_rows: Iterable[dict], negative_rows: Iterable[dict], 
     for neg in negative_rows:
         prompt_id = neg.get("source_id", neg.get("id"))   # a negative's own id is "<prompt id>-negN"
         if prompt_id in by_id and neg.get("completion"):
-            out.append(_candidate(by_id[prompt_id], neg["completion"], source=f"negative:{neg.get('kind', '?')}"))
+            out.append(_candidate(by_id[prompt_id], neg["completion"], source=f"{NEGATIVE_SOURCE}{neg.get('kind', '?')}"))
     return out
 
 
@@ -273,7 +274,7 @@ def _pairs_for_prompt(candidates: list[dict], rule: PairRule) -> tuple[list[dict
     # the model's own failures before the stage-1 negatives of the same kind: a pair teaches most
     # where the policy puts its mass, and a written negative is often far from it
     worse = sorted(((c, f) for c, f in others if f is not None),
-                   key=lambda cf: (FAILURE_ORDER.index(cf[1]), cf[0]["source"].startswith("negative:"), -length(cf[0])))
+                   key=lambda cf: (FAILURE_ORDER.index(cf[1]), cf[0]["source"].startswith(NEGATIVE_SOURCE), -length(cf[0])))
     min_tokens = rule.length_ratio * max(1, length(chosen))
     longer = [(c, "longer") for c in sorted((c for c, f in others if f is None and length(c) >= min_tokens),
                                             key=lambda c: -length(c))] if rule.prefer_shorter else []
