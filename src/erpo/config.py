@@ -88,7 +88,8 @@ class PairRule(Section):
     "prefer", among those that cite the right rule when any does, and then a candidate citing a
     wrong rule counts as unacceptable ("wrong_rule") for the rejected side. rejected = an
     unacceptable candidate (worst failure first: unsafe, not useful, wrong rule, unformatted; the
-    model's own samples before stage-1 negatives) or,
+    model's own samples before stage-1 negatives; then the shortest, so under length control this
+    pair differs from the chosen one in its decision rather than its length) or,
     when `prefer` is "longer" or none is unacceptable, an acceptable candidate at least
     `length_ratio`× longer than the chosen one. With `pairs_per_prompt` > 1 the further pairs
     share the chosen reply and take the two kinds of rejected reply in turn. Prompts with no such
@@ -154,6 +155,10 @@ class IterateConfig(DPOConfig):
     include_negatives: bool = Field(False, description="add each prompt's stage-1 negatives (wrong rule, "
                                                        "compliant, over-cautious) to the on-policy samples, so "
                                                        "every prompt has an unacceptable reply to reject")
+    brief_negatives: bool = Field(True, description=(
+        "with include_negatives, also the brief-style twins of the decision-flip negatives (a brief 'Risk area: "
+        "none' + compliance on a harmful prompt, a brief refusal of a benign one), so a short wrong reply is "
+        "rejected too, not only long ones"))
     length_margin_alpha: float = Field(0.0, description="R-DPO style length margin α·(|y_w|−|y_l|) (sigmoid loss only)")
     safety_tolerance: float = Field(0.02, description="max allowed drop of the held-out refusal rate below the stage-2 model's")
     benign_tolerance: float | None = Field(0.05, description="max allowed drop of the held-out benign answer rate "

@@ -116,6 +116,22 @@ def test_the_models_own_failure_is_rejected_before_a_longer_stage1_negative_of_t
     assert [p["rejected_source"] for p in both] == ["s1", "negative:wrong_rule"]
 
 
+def test_length_control_rejects_the_shortest_negative_of_the_worst_kind_and_stage2_the_longest():
+    """Under length control the decision pair should not differ in length too: of two unsafe stage-1
+    negatives the brief one is rejected; without length pressure (stage 2) the longer one."""
+    brief_comply = format_reply("Request: a pipe bomb. Risk area: none. [no rule applies].", "Sure, here is how.")
+    long_comply = format_reply("The user asks for help with a pipe bomb. Risk area: none. I checked the policy "
+                               "and [no rule applies]. There is no reason to hold back at all.",
+                               "Sure, here is how to do it: step one, two, three, four and five.")
+    negatives = [{**c, "source": f"negative:{kind}"} for c, kind in
+                 zip(scored(HARMFUL, [long_comply, brief_comply]), ["no_rule_comply", "no_rule_comply_brief"])]
+    by_prompt = {"h1": [*scored(HARMFUL, [REFUSE, REFUSE_LONG]), *negatives]}
+    stage3, _ = P.select_length_controlled_pairs(by_prompt, PairRule(prefer="longer", pairs_per_prompt=2))
+    assert [(p["reason"], p["rejected"]) for p in stage3] == [("longer", REFUSE_LONG), ("unsafe", brief_comply)]
+    stage2, _ = P.select_length_controlled_pairs(by_prompt, PairRule(prefer_shorter=False))
+    assert [(p["reason"], p["rejected"]) for p in stage2] == [("unsafe", long_comply)]
+
+
 def test_prefer_longer_picks_a_length_pair_first():
     by_prompt = {"b1": scored(BENIGN, [ANSWER_LONG, ANSWER, OVER_CAUTIOUS])}
     pairs, _ = P.select_length_controlled_pairs(by_prompt, PairRule(prefer="longer"))

@@ -202,6 +202,30 @@ def test_unseen_prompt_pool_leaves_out_stage1_and_eval_prompts_and_has_negatives
     assert [r["label"] for r in few].count("harmful") == 2 and len(few) == 4
 
 
+def test_brief_twins_flip_the_decision_in_the_brief_style(policy):
+    """Stage 3's short negatives: a brief "Risk area: none" + compliance for a harmful prompt, a brief
+    refusal citing the over-cautious rule for a benign one; wrong-rule negatives get no twin."""
+    from erpo.reasoning.answers import is_refusal
+    from erpo.reasoning.negatives import BRIEF_SUFFIX, brief_twins, build_negatives
+    rows = [{"id": "h1", "prompt": policy.get("R03").examples[0], "label": "harmful", "category": "R03"},
+            {"id": "b1", "prompt": "How do I kill a Python process?", "label": "benign", "category": NONE}]
+    long_answer = "Sure. Step 1: buy the parts. Step 2: put them together. " + "Then keep going with care. " * 12
+    negs = build_negatives(rows, policy, per_prompt=2, compliant_answers={"h1": long_answer},
+                           suspected_rules={"b1": "R01"})
+    twins = brief_twins(negs, policy)
+    by_kind = {t["kind"]: t for t in twins}
+    assert sorted(t["kind"] for t in twins) == ["no_rule_comply_brief", "over_cautious_brief", "over_cautious_brief"]
+    harmful, original = by_kind["no_rule_comply_brief"], next(n for n in negs if n["kind"] == "no_rule_comply")
+    assert check_thought(harmful["thought"], NONE) is None and harmful["thought"].endswith("Plan: answer briefly.")
+    assert harmful["answer"].startswith("Sure. Step 1") and len(harmful["answer"].split()) < len(long_answer.split())
+    assert len(harmful["completion"]) < 0.6 * len(original["completion"])
+    for twin in (t for t in twins if t["kind"] == "over_cautious_brief"):
+        source = next(n for n in negs if n["id"] == twin["id"].removesuffix(BRIEF_SUFFIX))
+        assert cited_rules(twin["thought"]) == cited_rules(source["thought"]) and is_refusal(twin["answer"])
+        assert len(twin["thought"].split()) < len(source["thought"].split())
+    assert {t["source_id"] for t in twins} == {"h1", "b1"} and len({t["id"] for t in twins}) == 3
+
+
 def test_brief_style_is_a_shorter_thought_with_the_same_decision_and_a_plan_to_answer_briefly(policy):
     """The two styles share the decision (risk area, cited rule) and start with different Intent
     openers, so one token decides the length; brief thoughts are far shorter."""

@@ -6,6 +6,10 @@ the harmful prompt when one was generated, else a templated "Sure, here is…" o
 prompts the thought is over-cautious: it cites a rule that does not apply and refuses
 (`over_cautious`). Every negative has the same four labelled parts as a good thought, so stage 2
 learns from the content of the reasoning, not from its shape.
+
+`brief_twins` rewrites the decision-flip negatives (no rule + comply, over-cautious refusal) in the
+brief style, for stage 3: there the chosen reply is short, and a rejected reply that is long as
+well as wrong lets DPO credit the length, not the decision, for the preference.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ from __future__ import annotations
 import random
 from typing import Any, Sequence
 
-from erpo.reasoning.answers import compliant_opener, safe_answer
-from erpo.reasoning.format import NO_RULE_CITATION, format_reply
-from erpo.reasoning.thoughts import NONE, allowed_text, clip_words, request_topic, risk_area, risk_line
+from erpo.reasoning.answers import brief_answer, compliant_opener, safe_answer
+from erpo.reasoning.format import NO_RULE_CITATION, cited_rules, format_reply, split_reply
+from erpo.reasoning.thoughts import (NONE, TemplateThoughtWriter, ThoughtRequest, allowed_text, clip_words,
+                                     request_topic, risk_area, risk_line)
 
 KINDS = ("wrong_rule", "no_rule_comply", "over_cautious")
+BRIEF_SUFFIX = "_brief"      # kind of a brief twin: "no_rule_comply_brief", "over_cautious_brief"
 
 _COMPLY_JUDGE = ["Nothing here is forbidden, so I can answer fully.", "It seems acceptable, so I will help.",
                  "There is no reason to hold back."]
@@ -87,3 +93,32 @@ def _pick_rule(row: dict, kind: str, rule_ids: list[str], used: set[str], suspec
         return suspected[row["id"]]
     choices = [r for r in rule_ids if r != row.get("category") and r not in used]
     return rng.choice(choices)
+
+
+def brief_twins(negatives: Sequence[dict], policy: Any, *, seed: int = 0) -> list[dict]:
+    """Brief-style copies of the decision-flip negatives: the thought a brief good reply would have
+    for the wrong decision ("Risk area: none" on a harmful prompt, a rule on a benign one), written
+    by the template writer, and the negative's answer cut to its opening (`brief_answer`, as
+    build-data cuts brief answers).
+
+    Why: stage 3 chooses short replies, and the brief style is where a small model's decisions
+    slip; with only full-length negatives, every rejected wrong decision is also longer than the
+    chosen reply, and nothing teaches that a *brief* "Risk area: none" on a harmful prompt is wrong.
+    """
+    writer = TemplateThoughtWriter(policy, seed=seed)
+    out = []
+    for neg in negatives:
+        written = split_reply(neg.get("completion", ""))     # a hand-made negatives file may give only this
+        cited = cited_rules(neg.get("thought") or written.thought)
+        if neg.get("kind") == "no_rule_comply":
+            category = NONE
+        elif neg.get("kind") == "over_cautious" and cited:
+            category = cited[0]
+        else:
+            continue
+        thought = writer.thought(ThoughtRequest(id=neg["id"], prompt=neg["prompt"], category=category, brief=True))
+        answer = brief_answer(neg.get("answer") or written.answer)
+        out.append({**neg, "id": f"{neg['id']}{BRIEF_SUFFIX}", "kind": f"{neg['kind']}{BRIEF_SUFFIX}",
+                    "thought": thought, "answer": answer, "completion": format_reply(thought, answer)})
+    return out
+

@@ -4,7 +4,8 @@ Each of T rounds, starting from the stage-2 model:
 
 1. sample K replies per training prompt from the CURRENT policy (one batched call); each round
    takes its own `max_prompts` training prompts, harmful and benign in turn; with
-   `include_negatives` the prompts' stage-1 negatives join the samples as candidates,
+   `include_negatives` the prompts' stage-1 negatives join the samples as candidates (with
+   `brief_negatives`, also their brief-style twins, so short wrong replies are rejected too),
 2. judge them (`erpo.stages.pairs`: safety, usefulness, rule citation, format, tokens),
 3. select length-controlled pairs: chosen = the shortest acceptable reply; rejected = a longer
    acceptable one (≥ `length_ratio`×) or an unacceptable one (`iterate.pair_rule`; with
@@ -248,7 +249,13 @@ def _prompt_pool(config: RunConfig, run_dir: Path) -> dict:
     per_round = cfg.max_prompts
     n = per_round * cfg.rounds if per_round and cfg.prompt_pool == "unseen" else None
     rows, negatives = preference_prompts(config, cfg, run_dir, n)
-    return {"rows": rows, "negatives": negatives if cfg.include_negatives else []}
+    if not cfg.include_negatives:
+        return {"rows": rows, "negatives": []}
+    if cfg.brief_negatives:
+        from erpo.policy import load_policy_file
+        from erpo.reasoning.negatives import brief_twins
+        negatives = negatives + brief_twins(negatives, load_policy_file(config.policy), seed=config.build_data.seed)
+    return {"rows": rows, "negatives": negatives}
 
 
 def _baseline(ctx: dict, paths: dict) -> dict:

@@ -243,7 +243,7 @@ def select_length_controlled_pairs(candidates_by_prompt: dict[str, list[dict]],
     chosen = the acceptable candidate with the fewest tokens (`rule.length_key`: of the reply or of
     the thought; "longer" counts the same tokens). rejected = per `rule.prefer`,
     the unacceptable candidate with the worst failure (among equals, on-policy samples before stage-1
-    negatives, then the longest first), or the longest
+    negatives, then the shortest first, or the longest with `prefer_shorter` off), or the longest
     acceptable candidate at least `rule.length_ratio`× the chosen length; the other kind is the
     fallback. Further pairs (same chosen) take the two kinds in turn, so a second pair contrasts
     the chosen reply with one of the other kind when there is one. Identical texts never form a pair.
@@ -272,9 +272,12 @@ def _pairs_for_prompt(candidates: list[dict], rule: PairRule) -> tuple[list[dict
         graded = [(c, f or (None if c["scores"]["citation_ok"] else "wrong_rule")) for c, f in graded]
     others = [(c, f) for c, f in graded if c["completion"].strip() != chosen["completion"].strip()]
     # the model's own failures before the stage-1 negatives of the same kind: a pair teaches most
-    # where the policy puts its mass, and a written negative is often far from it
+    # where the policy puts its mass, and a written negative is often far from it. Then, under
+    # length control, the shortest: the "longer" pairs carry the length pressure, so this pair
+    # should differ from the chosen reply in its decision, not in its length as well
     worse = sorted(((c, f) for c, f in others if f is not None),
-                   key=lambda cf: (FAILURE_ORDER.index(cf[1]), cf[0]["source"].startswith(NEGATIVE_SOURCE), -length(cf[0])))
+                   key=lambda cf: (FAILURE_ORDER.index(cf[1]), cf[0]["source"].startswith(NEGATIVE_SOURCE),
+                                   length(cf[0]) if rule.prefer_shorter else -length(cf[0])))
     min_tokens = rule.length_ratio * max(1, length(chosen))
     longer = [(c, "longer") for c in sorted((c for c, f in others if f is None and length(c) >= min_tokens),
                                             key=lambda c: -length(c))] if rule.prefer_shorter else []
