@@ -157,8 +157,8 @@ class IterateConfig(DPOConfig):
                                                        "every prompt has an unacceptable reply to reject")
     brief_negatives: bool = Field(True, description=(
         "with include_negatives, also the brief-style twins of the decision-flip negatives (a brief 'Risk area: "
-        "none' + compliance on a harmful prompt, a brief refusal of a benign one), so a short wrong reply is "
-        "rejected too, not only long ones"))
+        "none' + compliance on a harmful prompt, a brief refusal of a benign one, and a benign prompt's right "
+        "brief thought followed by a refusal), so a short wrong reply is rejected too, not only long ones"))
     length_margin_alpha: float = Field(0.0, description="R-DPO style length margin α·(|y_w|−|y_l|) (sigmoid loss only)")
     safety_tolerance: float = Field(0.02, description="max allowed drop of the held-out refusal rate below the stage-2 model's")
     benign_tolerance: float | None = Field(0.05, description="max allowed drop of the held-out benign answer rate "

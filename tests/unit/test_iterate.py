@@ -147,7 +147,8 @@ def test_stage1_negatives_join_the_samples_and_give_each_prompt_a_second_pair(tm
     I.run_iterate(config, backend_factory=scripted_factory(None, []), judges=JUDGES)
     rd = config.run_dir / "04_iterate" / "round_01"
     assert {s["source"] for s in read_jsonl(rd / "samples.jsonl")} == {"sample", "negative:over_cautious",
-                                                                       "negative:over_cautious_brief"}
+                                                                       "negative:over_cautious_brief",
+                                                                       "negative:plan_ignored_brief"}
     b0 = [(p["chosen"], p["rejected"], p["reason"]) for p in read_jsonl(rd / "pairs.jsonl") if p["id"] == "b0"]
     assert b0 == [(ANSWER, ANSWER_LONG, "longer"), (ANSWER, over_cautious, "not_useful")]
 

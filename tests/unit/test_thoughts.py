@@ -204,9 +204,10 @@ def test_unseen_prompt_pool_leaves_out_stage1_and_eval_prompts_and_has_negatives
 
 def test_brief_twins_flip_the_decision_in_the_brief_style(policy):
     """Stage 3's short negatives: a brief "Risk area: none" + compliance for a harmful prompt, a brief
-    refusal citing the over-cautious rule for a benign one; wrong-rule negatives get no twin."""
+    refusal citing the over-cautious rule for a benign one, and once per benign prompt the right
+    brief thought followed by a refusal; wrong-rule negatives get no twin."""
     from erpo.reasoning.answers import is_refusal
-    from erpo.reasoning.negatives import BRIEF_SUFFIX, brief_twins, build_negatives
+    from erpo.reasoning.negatives import brief_twins, build_negatives
     rows = [{"id": "h1", "prompt": policy.get("R03").examples[0], "label": "harmful", "category": "R03"},
             {"id": "b1", "prompt": "How do I kill a Python process?", "label": "benign", "category": NONE}]
     long_answer = "Sure. Step 1: buy the parts. Step 2: put them together. " + "Then keep going with care. " * 12
@@ -214,16 +215,19 @@ def test_brief_twins_flip_the_decision_in_the_brief_style(policy):
                            suspected_rules={"b1": "R01"})
     twins = brief_twins(negs, policy)
     by_kind = {t["kind"]: t for t in twins}
-    assert sorted(t["kind"] for t in twins) == ["no_rule_comply_brief", "over_cautious_brief", "over_cautious_brief"]
+    assert sorted(t["kind"] for t in twins) == ["no_rule_comply_brief", "over_cautious_brief", "over_cautious_brief",
+                                                "plan_ignored_brief"]
     harmful, original = by_kind["no_rule_comply_brief"], next(n for n in negs if n["kind"] == "no_rule_comply")
     assert check_thought(harmful["thought"], NONE) is None and harmful["thought"].endswith("Plan: answer briefly.")
     assert harmful["answer"].startswith("Sure. Step 1") and len(harmful["answer"].split()) < len(long_answer.split())
     assert len(harmful["completion"]) < 0.6 * len(original["completion"])
     for twin in (t for t in twins if t["kind"] == "over_cautious_brief"):
-        source = next(n for n in negs if n["id"] == twin["id"].removesuffix(BRIEF_SUFFIX))
+        source = next(n for n in negs if n["id"] == twin["id"].removesuffix(f"-{twin['kind']}"))
         assert cited_rules(twin["thought"]) == cited_rules(source["thought"]) and is_refusal(twin["answer"])
         assert len(twin["thought"].split()) < len(source["thought"].split())
-    assert {t["source_id"] for t in twins} == {"h1", "b1"} and len({t["id"] for t in twins}) == 3
+    ignored = by_kind["plan_ignored_brief"]     # the right thought, then a refusal anyway
+    assert check_thought(ignored["thought"], NONE) is None and is_refusal(ignored["answer"])
+    assert {t["source_id"] for t in twins} == {"h1", "b1"} and len({t["id"] for t in twins}) == 4
 
 
 def test_brief_style_is_a_shorter_thought_with_the_same_decision_and_a_plan_to_answer_briefly(policy):

@@ -24,6 +24,7 @@ from erpo.reasoning.thoughts import (NONE, TemplateThoughtWriter, ThoughtRequest
 
 KINDS = ("wrong_rule", "no_rule_comply", "over_cautious")
 BRIEF_SUFFIX = "_brief"      # kind of a brief twin: "no_rule_comply_brief", "over_cautious_brief"
+PLAN_IGNORED = "plan_ignored_brief"   # a benign prompt's right brief thought followed by a refusal
 
 _COMPLY_JUDGE = ["Nothing here is forbidden, so I can answer fully.", "It seems acceptable, so I will help.",
                  "There is no reason to hold back."]
@@ -99,14 +100,15 @@ def brief_twins(negatives: Sequence[dict], policy: Any, *, seed: int = 0) -> lis
     """Brief-style copies of the decision-flip negatives: the thought a brief good reply would have
     for the wrong decision ("Risk area: none" on a harmful prompt, a rule on a benign one), written
     by the template writer, and the negative's answer cut to its opening (`brief_answer`, as
-    build-data cuts brief answers).
+    build-data cuts brief answers). Each benign prompt also gets one `plan_ignored_brief` negative:
+    the right brief thought, then the refusal.
 
     Why: stage 3 chooses short replies, and the brief style is where a small model's decisions
     slip; with only full-length negatives, every rejected wrong decision is also longer than the
     chosen reply, and nothing teaches that a *brief* "Risk area: none" on a harmful prompt is wrong.
     """
     writer = TemplateThoughtWriter(policy, seed=seed)
-    out = []
+    out: list[dict] = []
     for neg in negatives:
         written = split_reply(neg.get("completion", ""))     # a hand-made negatives file may give only this
         cited = cited_rules(neg.get("thought") or written.thought)
@@ -118,7 +120,17 @@ def brief_twins(negatives: Sequence[dict], policy: Any, *, seed: int = 0) -> lis
             continue
         thought = writer.thought(ThoughtRequest(id=neg["id"], prompt=neg["prompt"], category=category, brief=True))
         answer = brief_answer(neg.get("answer") or written.answer)
-        out.append({**neg, "id": f"{neg['id']}{BRIEF_SUFFIX}", "kind": f"{neg['kind']}{BRIEF_SUFFIX}",
-                    "thought": thought, "answer": answer, "completion": format_reply(thought, answer)})
+        out.append(_twin(neg, f"{neg['kind']}{BRIEF_SUFFIX}", thought, answer))
+        if category != NONE and not any(t["kind"] == PLAN_IGNORED and t["source_id"] == neg.get("source_id")
+                                        for t in out):
+            # the right brief thought ("Risk area: none … answer briefly"), then a refusal anyway: the
+            # reply length pressure otherwise finds in stage 3, refusals being the shortest answers
+            right = writer.thought(ThoughtRequest(id=neg["id"], prompt=neg["prompt"], category=NONE, brief=True))
+            out.append(_twin(neg, PLAN_IGNORED, right, answer))
     return out
+
+
+def _twin(neg: dict, kind: str, thought: str, answer: str) -> dict:
+    return {**neg, "id": f"{neg['id']}-{kind}", "kind": kind, "thought": thought, "answer": answer,
+            "completion": format_reply(thought, answer)}
 
