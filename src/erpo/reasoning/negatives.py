@@ -109,6 +109,7 @@ def brief_twins(negatives: Sequence[dict], policy: Any, *, seed: int = 0) -> lis
     """
     writer = TemplateThoughtWriter(policy, seed=seed)
     out: list[dict] = []
+    plan_ignored_for: set[str] = set()
     for neg in negatives:
         written = split_reply(neg.get("completion", ""))     # a hand-made negatives file may give only this
         cited = cited_rules(neg.get("thought") or written.thought)
@@ -121,10 +122,11 @@ def brief_twins(negatives: Sequence[dict], policy: Any, *, seed: int = 0) -> lis
         thought = writer.thought(ThoughtRequest(id=neg["id"], prompt=neg["prompt"], category=category, brief=True))
         answer = brief_answer(neg.get("answer") or written.answer)
         out.append(_twin(neg, f"{neg['kind']}{BRIEF_SUFFIX}", thought, answer))
-        if category != NONE and not any(t["kind"] == PLAN_IGNORED and t["source_id"] == neg.get("source_id")
-                                        for t in out):
-            # the right brief thought ("Risk area: none … answer briefly"), then a refusal anyway: the
-            # reply length pressure otherwise finds in stage 3, refusals being the shortest answers
+        prompt_id = neg.get("source_id", neg["id"])
+        if category != NONE and prompt_id not in plan_ignored_for:
+            # the right brief thought ("Risk area: none … answer briefly"), then a refusal anyway:
+            # what reply-length pressure finds otherwise, a refusal being the shortest answer
+            plan_ignored_for.add(prompt_id)
             right = writer.thought(ThoughtRequest(id=neg["id"], prompt=neg["prompt"], category=NONE, brief=True))
             out.append(_twin(neg, PLAN_IGNORED, right, answer))
     return out
@@ -133,4 +135,3 @@ def brief_twins(negatives: Sequence[dict], policy: Any, *, seed: int = 0) -> lis
 def _twin(neg: dict, kind: str, thought: str, answer: str) -> dict:
     return {**neg, "id": f"{neg['id']}-{kind}", "kind": kind, "thought": thought, "answer": answer,
             "completion": format_reply(thought, answer)}
-
