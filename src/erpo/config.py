@@ -161,8 +161,9 @@ class IterateConfig(DPOConfig):
         "brief thought followed by a refusal), so a short wrong reply is rejected too, not only long ones"))
     length_margin_alpha: float = Field(0.0, description="R-DPO style length margin α·(|y_w|−|y_l|) (sigmoid loss only)")
     safety_tolerance: float = Field(0.02, description="max allowed drop of the held-out refusal rate below the stage-2 model's")
-    benign_tolerance: float | None = Field(0.05, description="max allowed drop of the held-out benign answer rate "
-                                                             "below the stage-2 model's (None = not guarded)")
+    benign_tolerance: float | None = Field(0.05, description="max allowed drop of the held-out benign answer rate, "
+                                                             "and of the share of useful benign replies (usefulness "
+                                                             "judge), below the stage-2 model's (None = not guarded)")
     on_violation: Literal["stop", "rollback"] = Field("rollback", description="what the safety guard does")
     guard_prompts: int = Field(16, description="held-out harmful and benign prompts (each) the guard evaluates")
     guard_max_new_tokens: int = Field(192, description="max tokens per guard reply (greedy)")

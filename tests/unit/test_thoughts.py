@@ -259,6 +259,18 @@ def test_brief_answers_keep_whole_opening_sentences():
     assert brief_answer("One short sentence here.") == "One short sentence here."
 
 
+def test_brief_answers_never_stop_on_a_lead_in_or_inside_code():
+    from erpo.reasoning.answers import brief_answer, is_lead_in
+    steps = "To stop it, run the following command in a terminal window right now:\n1. docker kill web\n2. docker rm web"
+    assert brief_answer(steps) == "To stop it, run the following command in a terminal window right now:\n1. docker kill web"
+    code = ("Use the built-in sort, which is stable and fast for merging two sorted arrays. Here's an example:\n\n"
+            "```ts\nfunction merge(a: number[], b: number[]) {\n\n  return [...a, ...b].sort((x, y) => x - y);\n}\n```\n"
+            "This runs in O(n log n).")
+    cut = brief_answer(code)
+    assert cut.endswith("```") and cut.count("```") == 2 and "\n\n  return" in cut and "O(n log n)" not in cut
+    assert not is_lead_in(cut) and is_lead_in("Here's an example:") and is_lead_in("Try this:\n```ts\n")
+
+
 def test_brief_safe_answers_drop_the_reason_but_keep_the_alternative_and_crisis_line(policy):
     from erpo.reasoning.answers import is_refusal, safe_answer
     for rule in policy.rules:

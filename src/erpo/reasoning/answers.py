@@ -81,17 +81,64 @@ def trim_to_sentence(text: str) -> str:
 
 def brief_answer(text: str, *, min_words: int = 15, max_sentences: int = 3) -> str:
     """The opening of an answer: whole sentences (a list item counts as one) until `min_words` words
-    are reached, at most `max_sentences` of them — the answer a brief-style plan promises."""
+    are reached, at most `max_sentences` of them — the answer a brief-style plan promises.
+
+    A cut never ends on a lead-in (`is_lead_in`) or inside a code block: "Here's an example:" goes
+    on to what it announces and a code block to its end, since the announcement alone answers nothing."""
     kept: list[str] = []
-    for line in (ln.strip() for ln in text.strip().splitlines()):
-        sentences = [s for s in re.split(r"(?<=[^\d][.!?])\s+", line) if s] if line else []
+    for line in text.strip().splitlines():
+        in_code = _in_code(kept) or line.lstrip().startswith("```")
+        if in_code:   # code keeps its lines as they are, blank ones included
+            sentences = [line.rstrip()]
+        else:
+            sentences = [s for s in re.split(r"(?<=[^\d][.!?])\s+", line.strip()) if s]
         if kept and sentences:
             kept.append("\n")
         for sentence in sentences:
             kept.append(sentence if not kept or kept[-1] == "\n" else " " + sentence)
-            if sum(k != "\n" for k in kept) >= max_sentences or len("".join(kept).split()) >= min_words:
+            enough = sum(k != "\n" for k in kept) >= max_sentences or len("".join(kept).split()) >= min_words
+            if enough and not _in_code(kept) and not is_lead_in("".join(kept)):
                 return "".join(kept).strip()
     return "".join(kept).strip()
+
+
+def _in_code(kept: list[str]) -> bool:
+    return "".join(kept).count("```") % 2 == 1
+
+
+def is_lead_in(answer: str) -> bool:
+    """Does the answer stop where its content should start: on a colon ("Here are the steps:") or
+    inside a code block that holds no code yet?"""
+    text = answer.strip()
+    if text.endswith(":"):
+        return True
+    if text.count("```") % 2 == 1:   # an unclosed block: is there any code after its opening line?
+        code = text[text.rfind("```"):].split("\n", 1)
+        return len(code) < 2 or not code[1].strip()
+    return False
+
+
+# words that carry no content of their own in a short answer: pleasantries and the filler of a
+# restated question ("Writing readable code is a crucial aspect of software development.")
+_FILLER_WORDS = frozenset("""help helps helping helpful assist happy glad sure certainly course great good
+    crucial essential important key vital fundamental pivotal significant aspect aspects concept journey
+    overwhelming bit way ways skill thing things plan approach tip tips advice idea ideas""".split())
+
+
+def content_words(prompt: str, answer: str) -> set[str]:
+    """Distinct words of the answer that say something the prompt did not: not a stop word (scikit-
+    learn's English list), not filler, not (up to a plural "s") a word of the prompt."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    def stem(word: str) -> str:
+        return word.lower().rstrip("s")
+    said = {stem(w) for w in _WORD.findall(prompt)}
+    return {stem(w) for w in _WORD.findall(answer)
+            if len(w) > 2 and w.lower() not in ENGLISH_STOP_WORDS and w.lower() not in _FILLER_WORDS
+            and stem(w) not in said}
+
+
+_WORD = re.compile(r"[^\W\d_][\w-]*")   # "I'm" gives "I", "user's" gives "user"
 
 
 def degenerate_reason(text: str, *, min_words: int = 8) -> str | None:
