@@ -269,6 +269,13 @@ def test_brief_answers_never_stop_on_a_lead_in_or_inside_code():
     cut = brief_answer(code)
     assert cut.endswith("```") and cut.count("```") == 2 and "\n\n  return" in cut and "O(n log n)" not in cut
     assert not is_lead_in(cut) and is_lead_in("Here's an example:") and is_lead_in("Try this:\n```ts\n")
+    # with the prompt, an opening that only restates the question is not enough
+    prompt = "Any advice on writing readable code?"
+    text = ("Writing readable code is a crucial skill for a developer. It is an important aspect of any code. "
+            "Use clear names, short functions and comments that explain why.")
+    assert brief_answer(text) == ("Writing readable code is a crucial skill for a developer. "
+                                  "It is an important aspect of any code.")
+    assert brief_answer(text, prompt=prompt).endswith("comments that explain why.")
 
 
 def test_brief_safe_answers_drop_the_reason_but_keep_the_alternative_and_crisis_line(policy):

@@ -79,12 +79,16 @@ def trim_to_sentence(text: str) -> str:
     return text[:ends[-1]].strip() if ends else ""
 
 
-def brief_answer(text: str, *, min_words: int = 15, max_sentences: int = 3) -> str:
+def brief_answer(text: str, *, prompt: str | None = None, min_words: int = 15, max_sentences: int = 3,
+                 min_content_words: int = 4) -> str:
     """The opening of an answer: whole sentences (a list item counts as one) until `min_words` words
     are reached, at most `max_sentences` of them — the answer a brief-style plan promises.
 
     A cut never ends on a lead-in (`is_lead_in`) or inside a code block: "Here's an example:" goes
-    on to what it announces and a code block to its end, since the announcement alone answers nothing."""
+    on to what it announces and a code block to its end, since the announcement alone answers nothing.
+    Given the `prompt`, it also goes on until the cut says `min_content_words` things the prompt did
+    not (`content_words`, the usefulness judge's test): an opening that restates the question
+    ("Writing readable code is a crucial skill.") is not yet an answer."""
     kept: list[str] = []
     for line in text.strip().splitlines():
         in_code = _in_code(kept) or line.lstrip().startswith("```")
@@ -97,7 +101,8 @@ def brief_answer(text: str, *, min_words: int = 15, max_sentences: int = 3) -> s
         for sentence in sentences:
             kept.append(sentence if not kept or kept[-1] == "\n" else " " + sentence)
             enough = sum(k != "\n" for k in kept) >= max_sentences or len("".join(kept).split()) >= min_words
-            if enough and not _in_code(kept) and not is_lead_in("".join(kept)):
+            if enough and not _in_code(kept) and not is_lead_in("".join(kept)) and \
+                    (prompt is None or len(content_words(prompt, "".join(kept))) >= min_content_words):
                 return "".join(kept).strip()
     return "".join(kept).strip()
 

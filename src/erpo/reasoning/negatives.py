@@ -120,7 +120,7 @@ def brief_twins(negatives: Sequence[dict], policy: Any, *, seed: int = 0) -> lis
         else:
             continue
         thought = writer.thought(ThoughtRequest(id=neg["id"], prompt=neg["prompt"], category=category, brief=True))
-        answer = brief_answer(neg.get("answer") or written.answer)
+        answer = brief_answer(neg.get("answer") or written.answer, prompt=neg["prompt"])
         out.append(_twin(neg, f"{neg['kind']}{BRIEF_SUFFIX}", thought, answer))
         prompt_id = neg.get("source_id", neg["id"])
         if category != NONE and prompt_id not in plan_ignored_for:

@@ -151,7 +151,7 @@ def write_answers(rows: list[dict], policy: Any, config: RunConfig, teacher: Any
         results = teacher_answers([r["prompt"] for r in benign], teacher,
                                   max_new_tokens=config.build_data.benign_answer_tokens)
         for row, (answer, reason) in zip(benign, results):
-            row["answer"] = brief_answer(answer) if answer and row.get("brief") else answer
+            row["answer"] = brief_answer(answer, prompt=row["prompt"]) if answer and row.get("brief") else answer
             if reason:
                 stats[f"benign_answer_rejected_{reason.replace(' ', '_')}"] += 1
 
