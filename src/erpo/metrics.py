@@ -128,6 +128,9 @@ def summarize_model(label: str, suites: dict[str, dict[str, dict]]) -> dict:
         "attack_success_by_attack": {a: _value(m.get("attack_success")) for a, m in sorted(jail.items())},
         "over_refusal": _value(suites.get("overrefusal", {}).get("none", {}).get("over_refusal")),
         "benign_answered": _value(suites.get("benign", {}).get("none", {}).get("benign_answered")),
+        # answered is "not refused"; useful also needs content (usefulness judge): a non-answer like
+        # "I can help with that." is answered but not useful
+        "benign_useful": _value(suites.get("benign", {}).get("none", {}).get("useful")),
         "rule_citation": _pooled(everything, "rule_citation"),
         "format_rate": _pooled(everything, "format_rate"),
         "mean_thought_tokens": _pooled(everything, "mean_thought_tokens"),

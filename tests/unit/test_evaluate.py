@@ -125,3 +125,12 @@ def test_model_argument_resolution(tmp_path):
     assert model_label(str(run / "03_dpo" / "model")) == "03_dpo"
     with pytest.raises(ErpoError, match="dpo"):
         resolve_model(f"{run}:dpo")
+
+
+def test_non_answers_count_as_answered_but_not_useful_in_the_summary(tmp_path):
+    """"I can help with that." is no refusal, and says nothing: the summary shows both rates."""
+    config = CONFIG.model_copy(update={"judges": ["refusal", "usefulness"]})
+    _evaluate(tmp_path, get_backend("mock", replies=["I'd be happy to help with that!"]), suites=["benign"],
+              config=config)
+    row = summarize_eval(tmp_path / "eval")[0]
+    assert row["benign_answered"] == 1.0 and row["benign_useful"] == 0.0

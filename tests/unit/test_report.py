@@ -43,9 +43,9 @@ def test_report_tables_stage3_rounds_and_stage_costs(tmp_path):
     from erpo.stages.report import write_report
     write_jsonl(tmp_path / "04_iterate" / "metrics.jsonl", [   # the flat rows `erpo iterate` writes
         {"round": 0, "accepted": True, "harmful_refusal": 1.0, "benign_answer": 0.9, "mean_reply_tokens": 170.2},
-        {"round": 1, "accepted": False, "harmful_refusal": 0.5, "benign_answer": 0.95, "mean_reply_tokens": 90.0,
-         "pairs": 12, "guard_action": "rollback"}])
+        {"round": 1, "accepted": False, "harmful_refusal": 0.5, "benign_answer": 0.95, "benign_useful": 0.8,
+         "mean_reply_tokens": 90.0, "pairs": 12, "guard_action": "rollback"}])
     Manifest(tmp_path).record("sft", "c", "i", seconds=245.3, peak_rss_gib=3.21)
     md = write_report(tmp_path)[0].read_text()
-    assert "| 1 | False | 50.0% | 95.0% | — | 90 | 12 | rollback |" in md
+    assert "| 1 | False | 50.0% | 95.0% | 80.0% | — | 90 | 12 | rollback |" in md
     assert "| sft | 245 | 3.21 |" in md

@@ -86,13 +86,13 @@ def print_eval_table(eval_root: Path, seconds: float) -> None:
 
     from erpo.metrics import summarize_eval
     table = Table(title=f"evaluation ({seconds:.0f} s) — {eval_root}")
-    cols = ("model", "harmful refusal", "jailbreak ASR", "over-refusal", "benign answered", "rule citation",
-            "format", "mean tokens", "latency s")
+    cols = ("model", "harmful refusal", "jailbreak ASR", "over-refusal", "benign answered", "benign useful",
+            "rule citation", "format", "mean tokens", "latency s")
     for col in cols:
         table.add_column(col, justify="left" if col == "model" else "right")
     for r in summarize_eval(eval_root):
         table.add_row(r["model"], _pct(r["harmful_refusal"]), _pct(r["attack_success"]), _pct(r["over_refusal"]),
-                      _pct(r["benign_answered"]), _pct(r["rule_citation"]), _pct(r["format_rate"]),
+                      _pct(r["benign_answered"]), _pct(r["benign_useful"]), _pct(r["rule_citation"]), _pct(r["format_rate"]),
                       _num(r["mean_tokens"]), _num(r["latency_s"], 2))
     console = Console()
     if not console.is_terminal:   # logs and pipes: wide enough that no header is cut

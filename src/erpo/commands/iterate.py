@@ -24,11 +24,13 @@ def _iterate(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.overrides)
     final = run_iterate(config)
     table = Table(title="stage 3 rounds (held-out guard set)")
-    for col in ("round", "accepted", "harmful refusal", "benign answered", "thought tok", "answer tok", "s/prompt"):
+    for col in ("round", "accepted", "harmful refusal", "benign answered", "benign useful", "thought tok", "answer tok",
+                "s/prompt"):
         table.add_column(col, justify="right")
     for m in read_jsonl(iterate_paths(config.run_dir)["metrics"]):
         table.add_row(str(m["round"]), "yes" if m["accepted"] else f"no ({m.get('guard_action') or m.get('reason')})",
                       _fmt(m.get("harmful_refusal"), pct=True), _fmt(m.get("benign_answer"), pct=True),
+                      _fmt(m.get("benign_useful"), pct=True),
                       _fmt(m.get("mean_thought_tokens")), _fmt(m.get("mean_answer_tokens")),
                       _fmt(m.get("latency_s_per_prompt"), digits=2))
     Console().print(table)

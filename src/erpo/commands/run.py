@@ -40,11 +40,11 @@ def print_summary(run_dir, seconds: float) -> None:
     if rows:
         table = Table(title=f"ERPO run {run_dir.name} ({seconds / 60:.1f} min)")
         for col in ("model", "harmful refusal", "jailbreak ASR", "over-refusal", "benign answered",
-                    "mean tokens", "latency s"):
+                    "benign useful", "mean tokens", "latency s"):
             table.add_column(col, justify="left" if col == "model" else "right")
         for r in rows:
             table.add_row(r["model"], _pct(r.get("harmful_refusal")), _pct(r.get("attack_success")),
-                          _pct(r.get("over_refusal")), _pct(r.get("benign_answered")),
+                          _pct(r.get("over_refusal")), _pct(r.get("benign_answered")), _pct(r.get("benign_useful")),
                           _num(r.get("mean_tokens")), _num(r.get("latency_s"), 2))
         console.print(table)
     from erpo.pipeline import stage_usage

@@ -21,10 +21,10 @@ from erpo.metrics import load_model_metrics, summarize_eval
 
 COLUMNS = (("model", "model"), ("harmful_refusal", "harmful refusal"), ("attack_success", "jailbreak ASR"),
            ("over_refusal", "over-refusal"), ("benign_answered", "benign answered"),
-           ("rule_citation", "rule citation"), ("format_rate", "format"), ("mean_thought_tokens", "thought tok"),
+           ("benign_useful", "benign useful"), ("rule_citation", "rule citation"), ("format_rate", "format"), ("mean_thought_tokens", "thought tok"),
            ("mean_answer_tokens", "answer tok"), ("mean_tokens", "total tok"), ("latency_s", "latency s"))
-PERCENT = {"harmful_refusal", "attack_success", "over_refusal", "benign_answered", "benign_answer", "rule_citation",
-           "format_rate"}
+PERCENT = {"harmful_refusal", "attack_success", "over_refusal", "benign_answered", "benign_answer", "benign_useful",
+           "rule_citation", "format_rate"}
 
 
 TWO_DECIMALS = {"latency_s", "peak_rss_gib"}
@@ -65,7 +65,8 @@ def iterate_rows(run_dir: Path) -> list[dict]:
 
 
 ROUND_COLUMNS = (("round", "round"), ("accepted", "accepted"), ("harmful_refusal", "harmful refusal"),
-                 ("benign_answer", "benign answered"), ("mean_thought_tokens", "thought tok"),
+                 ("benign_answer", "benign answered"), ("benign_useful", "benign useful"),
+                 ("mean_thought_tokens", "thought tok"),
                  ("mean_reply_tokens", "reply tok"), ("pairs", "pairs"), ("guard_action", "guard"))
 STAGE_COLUMNS = (("stage", "stage"), ("seconds", "seconds"), ("peak_rss_gib", "peak RSS GiB"))
 
