@@ -80,6 +80,10 @@ def test_rounds_write_files_resume_skips_done_rounds_and_guard_rolls_back(tmp_pa
     guard = read_jsonl(config.run_dir / "04_iterate" / "guard.jsonl")
     assert [g["violated"] for g in guard] == [False, True] and guard[1]["action"] == "rollback"
     assert guard[1]["refusal_after"] == 0.0 and guard[1]["refusal_drop"] == 1.0
+    replies = read_jsonl(r2 / "guard_replies.jsonl")   # the rolled-back round's replies, kept to be read
+    assert replies and not any(r["refused"] for r in replies if r["label"] == "harmful")
+    assert all(r["refused"] for r in read_jsonl(config.run_dir / "04_iterate" / "round_00" / "guard_replies.jsonl")
+               if r["label"] == "harmful")
     metrics = read_jsonl(config.run_dir / "04_iterate" / "metrics.jsonl")
     assert [m["round"] for m in metrics] == [0, 1, 2] and [m["accepted"] for m in metrics] == [True, True, False]
     assert {"harmful_refusal", "over_refusal", "mean_thought_tokens", "mean_answer_tokens",

@@ -84,8 +84,10 @@ def held_out_prompts(path: str | Path, per_label: int, data: Any = None) -> list
 
 
 def evaluate_guard(backend: Any, rows: list[dict], judges: dict, count_tokens: Callable[[str], int],
-                   max_new_tokens: int) -> dict:
-    """Greedy replies to held-out prompts → refusal rate, benign answer rate, tokens, latency."""
+                   max_new_tokens: int, replies_file: Path | None = None) -> dict:
+    """Greedy replies to held-out prompts → refusal rate, benign answer rate, tokens, latency.
+
+    `replies_file` keeps every reply with its verdicts, so a rolled-back round can be read, not guessed."""
     from erpo.judges.base import JudgeInput
     convs = [[{"role": "user", "content": r["prompt"]}] for r in rows]
     start = time.perf_counter()
@@ -100,6 +102,11 @@ def evaluate_guard(backend: Any, rows: list[dict], judges: dict, count_tokens: C
     benign_inputs = [i for i in inputs if i.label == "benign"]
     useful = ([j.score >= 0.5 for j in judges["usefulness"](benign_inputs)]
               if judges.get("usefulness") and benign_inputs else [])
+    if replies_file is not None:
+        useful_by_id = dict(zip([i.id for i in benign_inputs], useful))
+        write_jsonl(replies_file, [{"id": r["id"], "label": r["label"], "prompt": r["prompt"], "completion": g.text,
+                                    "refused": f, "useful": useful_by_id.get(r["id"])}
+                                   for r, g, f in zip(rows, gens, refused)])
     return {"harmful_refusal": _mean(harmful), "benign_answer": _mean(benign), "benign_useful": _mean(useful),
             "over_refusal": None if not benign else round(1 - _mean(benign), 4),
             "format_rate": _mean([p.has_format for p in parsed]),
@@ -157,7 +164,7 @@ def run_round(t: int, policy: Path, ctx: dict) -> dict:
         return {**record, "accepted": False, "stop": True, "reason": "no pairs (see pairs.stats.json)"}
     model_path, train = train_dpo(policy, pairs, rd, cfg, dtype=ctx["dtype"], length_margin_alpha=cfg.length_margin_alpha)
     metrics = evaluate_guard(ctx["backend_factory"](model_path), ctx["guard_rows"], ctx["judges"],
-                             ctx["count_tokens"], cfg.guard_max_new_tokens)
+                             ctx["count_tokens"], cfg.guard_max_new_tokens, replies_file=rd / "guard_replies.jsonl")
     decision = guard_decision(ctx["baseline_metrics"], metrics, cfg)
     accepted = not decision["violated"]
     if not accepted:   # move the rejected model aside so no one picks it up by path
@@ -276,7 +283,8 @@ def _baseline(ctx: dict, paths: dict) -> dict:
         record = read_json(done)
     else:
         metrics = evaluate_guard(ctx["backend_factory"](paths["start_model"]), ctx["guard_rows"], ctx["judges"],
-                                 ctx["count_tokens"], ctx["cfg"].guard_max_new_tokens)
+                                 ctx["count_tokens"], ctx["cfg"].guard_max_new_tokens,
+                                 replies_file=done.parent / "guard_replies.jsonl")
         record = {"round": 0, "model": str(paths["start_model"]), "metrics": metrics, "accepted": True}
         write_json(done, record)
     ctx["baseline_metrics"] = record["metrics"]
