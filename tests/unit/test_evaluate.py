@@ -134,3 +134,17 @@ def test_non_answers_count_as_answered_but_not_useful_in_the_summary(tmp_path):
               config=config)
     row = summarize_eval(tmp_path / "eval")[0]
     assert row["benign_answered"] == 1.0 and row["benign_useful"] == 0.0
+
+
+def test_judgments_of_a_changed_judge_are_remade_not_reused(tmp_path):
+    """Saved judgments are kept per judge signature: new settings (or a new judge version) re-judge
+    the saved completions without generating again."""
+    backend = get_backend("mock", replies=["I'd be happy to help with that!"])
+    lenient = CONFIG.model_copy(update={"judges": ["usefulness"],
+                                        "judge_options": {"usefulness": {"min_content_words": 0, "min_similarity": -1.0}}})
+    first = _evaluate(tmp_path, backend, suites=["benign"], config=lenient)
+    assert first["benign"]["none"]["useful"]["value"] == 1.0
+    calls = len(backend.calls)
+    strict = lenient.model_copy(update={"judge_options": {"usefulness": {"min_similarity": -1.0}}})
+    second = _evaluate(tmp_path, backend, suites=["benign"], config=strict)
+    assert second["benign"]["none"]["useful"]["value"] == 0.0 and len(backend.calls) == calls

@@ -46,6 +46,7 @@ class Judge:
     """Base class: subclasses set `name`, and implement `judge_one` or `__call__`."""
 
     name = "judge"
+    version = 1   # bump when the checks change: saved judgments of an older version are re-made
 
     def __init__(self, target: Target = "answer"):
         if target not in TARGETS:

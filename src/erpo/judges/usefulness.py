@@ -31,6 +31,7 @@ def distinct_trigram_ratio(text: str) -> float:
 
 class UsefulnessJudge(Judge):
     name = "usefulness"
+    version = 2   # 2: the lead-in and content checks
 
     def __init__(self, target: Target = "answer", min_similarity: float = 0.15, min_distinct: float = 0.5,
                  min_content_words: int = 4):

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from erpo.artifacts import read_json, read_jsonl, write_json, write_jsonl
+from erpo.artifacts import hash_obj, read_json, read_jsonl, write_json, write_jsonl
 from erpo.config import DataConfig, EvalConfig
 from erpo.errors import ErpoError
 from erpo.generation import SamplingParams, user_turn
@@ -198,16 +198,26 @@ def build_judges(names: list[str], options: dict[str, dict], tokenizer: Any = No
     return judges
 
 
+def judge_signature(judge: Any) -> str:
+    """What a saved judgment depends on besides the completion: the judge's class, `version` (bumped
+    when its checks change) and plain settings (thresholds, target)."""
+    settings = {k: v for k, v in sorted(vars(judge).items()) if isinstance(v, (str, int, float, bool, type(None)))}
+    return hash_obj({"judge": type(judge).__name__, "version": getattr(judge, "version", 1), "settings": settings})
+
+
 def judge_folder(folder: Path, rows: list[dict], judges: dict[str, Any], *, rejudge: bool) -> dict[str, list[dict]]:
-    """Apply every judge to saved completions (side files); reuse judgments that are up to date."""
+    """Apply every judge to saved completions (side files); reuse judgments that are up to date: same
+    completions, and made by a judge of the same signature (else a changed judge would be shown
+    with its old verdicts)."""
     from erpo.judges import JudgeInput
     ids = [r["id"] for r in rows]
     out: dict[str, list[dict]] = {}
     for name, judge in judges.items():
         path = folder / f"judgments.{name}.jsonl"
-        if path.exists() and not rejudge:
+        meta_path, signature = folder / f"judgments.{name}.meta.json", judge_signature(judge)
+        if path.exists() and meta_path.exists() and not rejudge:
             old = read_jsonl(path)
-            if [j["id"] for j in old] == ids:
+            if [j["id"] for j in old] == ids and read_json(meta_path).get("signature") == signature:
                 out[name] = old
                 continue
         inputs = [JudgeInput(id=r["id"], prompt=r["prompt"], completion=r["completion"], label=r["label"],
@@ -216,6 +226,7 @@ def judge_folder(folder: Path, rows: list[dict], judges: dict[str, Any], *, reju
                              latency_s=r.get("latency_s") or 0.0) for r in rows]
         out[name] = [j.to_dict() for j in judge(inputs)]
         write_jsonl(path, out[name])
+        write_json(meta_path, {"judge": name, "signature": signature})
     return out
 
 
