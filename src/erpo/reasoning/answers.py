@@ -91,8 +91,7 @@ def brief_answer(text: str, *, prompt: str | None = None, min_words: int = 15, m
     ("Writing readable code is a crucial skill.") is not yet an answer."""
     kept: list[str] = []
     for line in text.strip().splitlines():
-        in_code = _in_code(kept) or line.lstrip().startswith("```")
-        if in_code:   # code keeps its lines as they are, blank ones included
+        if _in_code("".join(kept)) or line.lstrip().startswith("```"):   # code keeps its lines, blank ones too
             sentences = [line.rstrip()]
         else:
             sentences = [s for s in re.split(r"(?<=[^\d][.!?])\s+", line.strip()) if s]
@@ -100,15 +99,17 @@ def brief_answer(text: str, *, prompt: str | None = None, min_words: int = 15, m
             kept.append("\n")
         for sentence in sentences:
             kept.append(sentence if not kept or kept[-1] == "\n" else " " + sentence)
-            enough = sum(k != "\n" for k in kept) >= max_sentences or len("".join(kept).split()) >= min_words
-            if enough and not _in_code(kept) and not is_lead_in("".join(kept)) and \
-                    (prompt is None or len(content_words(prompt, "".join(kept))) >= min_content_words):
-                return "".join(kept).strip()
+            cut = "".join(kept)
+            enough = sum(k != "\n" for k in kept) >= max_sentences or len(cut.split()) >= min_words
+            if enough and not _in_code(cut) and not is_lead_in(cut) and \
+                    (prompt is None or len(content_words(prompt, cut)) >= min_content_words):
+                return cut.strip()
     return "".join(kept).strip()
 
 
-def _in_code(kept: list[str]) -> bool:
-    return "".join(kept).count("```") % 2 == 1
+def _in_code(text: str) -> bool:
+    """Is `text` inside a code block (an odd number of fences)?"""
+    return text.count("```") % 2 == 1
 
 
 def is_lead_in(answer: str) -> bool:
@@ -117,7 +118,7 @@ def is_lead_in(answer: str) -> bool:
     text = answer.strip()
     if text.endswith(":"):
         return True
-    if text.count("```") % 2 == 1:   # an unclosed block: is there any code after its opening line?
+    if _in_code(text):   # an unclosed block: is there any code after its opening line?
         code = text[text.rfind("```"):].split("\n", 1)
         return len(code) < 2 or not code[1].strip()
     return False
