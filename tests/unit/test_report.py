@@ -47,5 +47,5 @@ def test_report_tables_stage3_rounds_and_stage_costs(tmp_path):
          "mean_reply_tokens": 90.0, "pairs": 12, "guard_action": "rollback"}])
     Manifest(tmp_path).record("sft", "c", "i", seconds=245.3, peak_rss_gib=3.21)
     md = write_report(tmp_path)[0].read_text()
-    assert "| 1 | False | 50.0% | 95.0% | 80.0% | — | 90 | 12 | rollback |" in md
+    assert "| 1 | no (rollback) | 50.0% | 95.0% | 80.0% | — | — | 90 | 12 | — |" in md
     assert "| sft | 245 | 3.21 |" in md

@@ -81,32 +81,14 @@ def _run_dir_of(model: str) -> Path:
 
 
 def print_eval_table(eval_root: Path, seconds: float) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     from erpo.metrics import summarize_eval
-    table = Table(title=f"evaluation ({seconds:.0f} s) — {eval_root}")
-    cols = ("model", "harmful refusal", "jailbreak ASR", "over-refusal", "benign answered", "benign useful",
-            "rule citation", "format", "mean tokens", "latency s")
-    for col in cols:
-        table.add_column(col, justify="left" if col == "model" else "right")
-    for r in summarize_eval(eval_root):
-        table.add_row(r["model"], _pct(r["harmful_refusal"]), _pct(r["attack_success"]), _pct(r["over_refusal"]),
-                      _pct(r["benign_answered"]), _pct(r["benign_useful"]), _pct(r["rule_citation"]), _pct(r["format_rate"]),
-                      _num(r["mean_tokens"]), _num(r["latency_s"], 2))
-    console = Console()
-    if not console.is_terminal:   # logs and pipes: wide enough that no header is cut
-        console = Console(width=160)
-    console.print(table)
-    for r in summarize_eval(eval_root):
+    from erpo.tables import EVAL_COLUMNS, pick, print_table, wide_console
+    rows = summarize_eval(eval_root)
+    columns = pick(EVAL_COLUMNS, "model", "harmful_refusal", "attack_success", "over_refusal", "benign_answered",
+                   "benign_useful", "rule_citation", "format_rate", "mean_tokens", "latency_s")
+    console = wide_console()
+    print_table(f"evaluation ({seconds:.0f} s) — {eval_root}", columns, rows, console)
+    for r in rows:
         if r["attack_success_by_attack"]:
             console.print(f"{r['model']}: ASR by attack " + ", ".join(
-                f"{a} {_pct(v)}" for a, v in r["attack_success_by_attack"].items()))
-
-
-def _pct(x) -> str:
-    return "—" if x is None else f"{100 * x:.1f}%"
-
-
-def _num(x, digits: int = 0) -> str:
-    return "—" if x is None else f"{x:.{digits}f}"
+                f"{a} {100 * v:.1f}%" for a, v in r["attack_success_by_attack"].items()))

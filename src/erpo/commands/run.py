@@ -30,40 +30,18 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def print_summary(run_dir, seconds: float) -> None:
-    """One screen: a row per evaluated checkpoint, and where the report is."""
-    from rich.console import Console
-    from rich.table import Table
-
+    """One screen: a row per evaluated checkpoint, the stages' costs, and where the report is."""
     from erpo.metrics import summarize_eval
-    console = Console(width=max(Console().width, 100))   # logs and CI are 80 wide: keep the headers whole
+    from erpo.pipeline import stage_usage
+    from erpo.tables import EVAL_COLUMNS, STAGE_COLUMNS, pick, print_table, wide_console
+    console = wide_console()
     rows = summarize_eval(run_dir / "eval") if (run_dir / "eval").exists() else []
     if rows:
-        table = Table(title=f"ERPO run {run_dir.name} ({seconds / 60:.1f} min)")
-        for col in ("model", "harmful refusal", "jailbreak ASR", "over-refusal", "benign answered",
-                    "benign useful", "mean tokens", "latency s"):
-            table.add_column(col, justify="left" if col == "model" else "right")
-        for r in rows:
-            table.add_row(r["model"], _pct(r.get("harmful_refusal")), _pct(r.get("attack_success")),
-                          _pct(r.get("over_refusal")), _pct(r.get("benign_answered")), _pct(r.get("benign_useful")),
-                          _num(r.get("mean_tokens")), _num(r.get("latency_s"), 2))
-        console.print(table)
-    from erpo.pipeline import stage_usage
-    stages = stage_usage(run_dir)
+        print_table(f"ERPO run {run_dir.name} ({seconds / 60:.1f} min)",
+                    pick(EVAL_COLUMNS, "model", "harmful_refusal", "attack_success", "over_refusal", "benign_answered",
+                         "benign_useful", "mean_tokens", "latency_s"), rows, console)
+    stages = [{"stage": name, **rec} for name, rec in stage_usage(run_dir)]
     if stages:
-        table = Table(title="stages: time and peak memory (process RSS while the stage ran)")
-        for col in ("stage", "seconds", "peak RSS GiB", "RSS increase GiB"):
-            table.add_column(col, justify="left" if col == "stage" else "right")
-        for name, rec in stages:
-            table.add_row(name, _num(rec.get("seconds"), 1), _num(rec.get("peak_rss_gib"), 2),
-                          _num(rec.get("rss_increase_gib"), 2))
-        console.print(table)
+        print_table("stages: time and peak memory (process RSS while the stage ran)", STAGE_COLUMNS, stages, console)
     report = run_dir / "report.html"
     console.print(f"run directory: {run_dir}" + (f"\nreport: {report}" if report.exists() else ""))
-
-
-def _pct(x) -> str:
-    return "—" if x is None else f"{100 * x:.1f}%"
-
-
-def _num(x, digits: int = 0) -> str:
-    return "—" if x is None else f"{x:.{digits}f}"

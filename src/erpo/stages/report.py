@@ -14,41 +14,10 @@ import base64
 import html
 import io
 from pathlib import Path
-from typing import Any
 
 from erpo.artifacts import read_jsonl, write_text
 from erpo.metrics import load_model_metrics, summarize_eval
-
-COLUMNS = (("model", "model"), ("harmful_refusal", "harmful refusal"), ("attack_success", "jailbreak ASR"),
-           ("over_refusal", "over-refusal"), ("benign_answered", "benign answered"),
-           ("benign_useful", "benign useful"), ("rule_citation", "rule citation"), ("format_rate", "format"), ("mean_thought_tokens", "thought tok"),
-           ("mean_answer_tokens", "answer tok"), ("mean_tokens", "total tok"), ("latency_s", "latency s"))
-PERCENT = {"harmful_refusal", "attack_success", "over_refusal", "benign_answered", "benign_answer", "benign_useful",
-           "rule_citation", "format_rate"}
-
-
-TWO_DECIMALS = {"latency_s", "peak_rss_gib"}
-
-
-def _fmt(key: str, value: Any) -> str:
-    if value is None:
-        return "—"
-    if key in PERCENT:
-        return f"{100 * value:.1f}%"
-    return f"{value:.2f}" if isinstance(value, float) and key in TWO_DECIMALS else (
-        f"{value:.0f}" if isinstance(value, float) else str(value))
-
-
-def _md_table(columns: tuple, rows: list[dict]) -> list[str]:
-    return (["| " + " | ".join(h for _, h in columns) + " |", "|" + "---|" * len(columns)]
-            + ["| " + " | ".join(_fmt(k, r.get(k)) for k, _ in columns) + " |" for r in rows])
-
-
-def _html_table(columns: tuple, rows: list[dict]) -> str:
-    esc = html.escape
-    return ("<table><tr>" + "".join(f"<th>{esc(h)}</th>" for _, h in columns) + "</tr>"
-            + "".join("<tr>" + "".join(f"<td>{esc(_fmt(k, r.get(k)))}</td>" for k, _ in columns) + "</tr>"
-                      for r in rows) + "</table>")
+from erpo.tables import EVAL_COLUMNS, ROUND_COLUMNS, STAGE_COLUMNS, html_table, markdown
 
 
 def iterate_rows(run_dir: Path) -> list[dict]:
@@ -62,13 +31,6 @@ def iterate_rows(run_dir: Path) -> list[dict]:
             rows.append({"round": flat.get("round"), "harmful_refusal": flat["harmful_refusal"], "mean_tokens": tokens,
                          "accepted": flat.get("accepted", True)})
     return rows
-
-
-ROUND_COLUMNS = (("round", "round"), ("accepted", "accepted"), ("harmful_refusal", "harmful refusal"),
-                 ("benign_answer", "benign answered"), ("benign_useful", "benign useful"),
-                 ("mean_thought_tokens", "thought tok"),
-                 ("mean_reply_tokens", "reply tok"), ("pairs", "pairs"), ("guard_action", "guard"))
-STAGE_COLUMNS = (("stage", "stage"), ("seconds", "seconds"), ("peak_rss_gib", "peak RSS GiB"))
 
 
 def extra_tables(run_dir: Path) -> list[tuple[str, tuple, list[dict]]]:
@@ -214,10 +176,10 @@ def _markdown(run_dir: Path, rows: list[dict], plots: dict, replies: dict) -> st
     lines = [f"# ERPO report — {run_dir.name}", ""]
     if not rows:
         lines += ["No evaluation results yet (run `erpo eval` or `erpo run`).", ""]
-    lines += _md_table(COLUMNS, rows)
+    lines += markdown(EVAL_COLUMNS, rows)
     lines += ["", "Rates are point estimates; `eval/<model>/<suite>/<attack>/metrics.json` has 95% bootstrap CIs.", ""]
     for title, columns, table in extra_tables(run_dir):
-        lines += [f"## {title}", ""] + _md_table(columns, table) + [""]
+        lines += [f"## {title}", ""] + markdown(columns, table) + [""]
     lines += [f"![{name}](report_files/{name}.png)" for name in plots]
     for model, samples in replies.items():
         lines += ["", f"## Sample replies — {model}", ""]
@@ -241,9 +203,9 @@ def _html(run_dir: Path, rows: list[dict], plots: dict, replies: dict) -> str:
     esc = html.escape
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>ERPO report — {esc(run_dir.name)}</title>",
              f"<style>{CSS}</style></head><body><h1>ERPO report — {esc(run_dir.name)}</h1>"]
-    parts.append(_html_table(COLUMNS, rows))
+    parts.append(html_table(EVAL_COLUMNS, rows))
     parts.append("<p>95% bootstrap CIs are in <code>eval/&lt;model&gt;/&lt;suite&gt;/&lt;attack&gt;/metrics.json</code>.</p>")
-    parts += [f"<h2>{esc(title)}</h2>" + _html_table(columns, table) for title, columns, table in extra_tables(run_dir)]
+    parts += [f"<h2>{esc(title)}</h2>" + html_table(columns, table) for title, columns, table in extra_tables(run_dir)]
     for name, png in plots.items():
         data = base64.b64encode(png).decode("ascii")
         parts.append(f"<img alt='{esc(name)}' src='data:image/png;base64,{data}'>")
