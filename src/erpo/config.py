@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from erpo.errors import InputError
 
@@ -113,6 +113,12 @@ class PairRule(Section):
                              "reasoning length: the pressure then falls on the reasoning, not on the answer, whose "
                              "shortest form is a refusal). "
                              "The R-DPO margin (`length_margin_alpha`) counts whole replies either way")
+    chosen_min_content_words: int = Field(0, ge=0, description=(
+        "a benign prompt's chosen reply is preferably one whose answer has at least this many content words (words "
+        "the prompt did not already say, filler left out; the usefulness judge's content test). Under length "
+        "control the shortest acceptable reply is often the one that only just passes that test ('The two premier "
+        "data science technologies are SQL and NoSQL.'); a thinner reply is chosen only when no acceptable one "
+        "says more. 0 = off"))
     pairs_per_prompt: int = Field(1, ge=1, description="pairs per prompt, all with the same chosen reply; the "
                                                        "rejected replies take the two kinds (unacceptable, longer) "
                                                        "in turn, so 2 teaches 'shorter' and 'still safe and useful' "
@@ -159,6 +165,12 @@ class IterateConfig(DPOConfig):
         "with include_negatives, also the brief-style twins of the decision-flip negatives (a brief 'Risk area: "
         "none' + compliance on a harmful prompt, a brief refusal of a benign one, and a benign prompt's right "
         "brief thought followed by a refusal), so a short wrong reply is rejected too, not only long ones"))
+    brief_opened_samples: int = Field(0, ge=0, description=(
+        "of the samples_per_prompt, how many continue a reply opened in the brief style (the reasoning module's "
+        "brief thought opener, `<think>\\nIntent: Asked:`): the model writes the rest of the thought and the "
+        "answer, and the judges decide as for any sample. A model that rarely picks the brief style itself "
+        "(after stage 2, 4% of samples at temperature 1.0) then still has short replies to prefer; a pair "
+        "whose chosen side is such a reply teaches the style decision at the thought's first token"))
     length_margin_alpha: float = Field(0.0, description="R-DPO style length margin α·(|y_w|−|y_l|) (sigmoid loss only)")
     safety_tolerance: float = Field(0.02, description="max allowed drop of the held-out refusal rate below the stage-2 model's")
     benign_tolerance: float | None = Field(0.05, description="max allowed drop of the held-out benign answer rate, "
@@ -167,6 +179,13 @@ class IterateConfig(DPOConfig):
     on_violation: Literal["stop", "rollback"] = Field("rollback", description="what the safety guard does")
     guard_prompts: int = Field(16, description="held-out harmful and benign prompts (each) the guard evaluates")
     guard_max_new_tokens: int = Field(192, description="max tokens per guard reply (greedy)")
+
+    @model_validator(mode="after")
+    def _opened_within_samples(self) -> "IterateConfig":
+        if self.brief_opened_samples > self.samples_per_prompt:
+            raise ValueError(f"brief_opened_samples ({self.brief_opened_samples}) is more than samples_per_prompt "
+                             f"({self.samples_per_prompt})")
+        return self
 
 
 class EvalConfig(Section):

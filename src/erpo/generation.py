@@ -2,6 +2,8 @@
 
 Every backend takes chat conversations and returns, per conversation, `n` `Generation`s with the
 text, token counts and latency, so judges and the `length` metrics never care which backend ran.
+A conversation that ends with an assistant message is a reply prefix: the backend continues that
+message (transformers' and vLLM's `continue_final_message`) and returns only the continuation.
 The backend registry is lazy: `mock` and `openai` never import torch.
 """
 
@@ -55,6 +57,11 @@ BACKENDS.add("vllm", "erpo.generation_vllm:VLLMBackend")
 def get_backend(name: str, **kwargs: Any) -> GenerationBackend:
     """Build a backend by registry name, e.g. `get_backend("hf", model="smollm2-135m")`."""
     return BACKENDS.get(name)(**kwargs)
+
+
+def continues_reply(conv: Conversation) -> bool:
+    """True when `conv` ends with an assistant message: a reply prefix to continue, not a new turn."""
+    return bool(conv) and conv[-1].get("role") == "assistant"
 
 
 def user_turn(prompt: str, system: str | None = None) -> Conversation:

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from tqdm.auto import tqdm
 
-from erpo.generation import Conversation, Generation, SamplingParams, check_params, timed
+from erpo.generation import Conversation, Generation, SamplingParams, check_params, continues_reply, timed
 
 
 class HFBackend:
@@ -37,7 +37,9 @@ class HFBackend:
         self.max_batch_tokens = max_batch_tokens
 
     def encode(self, conv: Conversation) -> list[int]:
-        ids = self.tokenizer.apply_chat_template(conv, add_generation_prompt=True, tokenize=True)
+        cont = continues_reply(conv)
+        ids = self.tokenizer.apply_chat_template(conv, add_generation_prompt=not cont, continue_final_message=cont,
+                                                 tokenize=True)
         return list(ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids)
 
     def generate(self, conversations: Sequence[Conversation], params: SamplingParams,

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 from tqdm.auto import tqdm
 
 from erpo.errors import ErpoError
-from erpo.generation import Conversation, Generation, SamplingParams, check_params
+from erpo.generation import Conversation, Generation, SamplingParams, check_params, continues_reply
 
 
 class OpenAIBackend:
@@ -40,6 +40,8 @@ class OpenAIBackend:
     def _one(self, client: Any, conv: Conversation, params: SamplingParams) -> list[Generation]:
         body = {"model": self.model_name, "messages": conv, "max_tokens": params.max_new_tokens,
                 "temperature": params.temperature, "top_p": params.top_p, "n": params.n, "seed": params.seed}
+        if continues_reply(conv):   # vLLM and SGLang servers read these; plain OpenAI starts a new turn
+            body.update(continue_final_message=True, add_generation_prompt=False)
         start = time.perf_counter()
         resp = client.post("/chat/completions", json=body)
         seconds = time.perf_counter() - start

@@ -6,7 +6,7 @@ import time
 from typing import Any, Sequence
 
 from erpo.errors import ErpoError
-from erpo.generation import Conversation, Generation, SamplingParams, check_params
+from erpo.generation import Conversation, Generation, SamplingParams, check_params, continues_reply
 
 
 class VLLMBackend:
@@ -30,9 +30,16 @@ class VLLMBackend:
         check_params(params)
         sp = VSampling(n=params.n, temperature=params.temperature, top_p=params.top_p,
                        max_tokens=params.max_new_tokens, seed=params.seed)
-        start = time.perf_counter()
-        outputs = self.llm.chat(list(conversations), sp, use_tqdm=progress is not None)
-        seconds = time.perf_counter() - start
-        return [[Generation(c.text, prompt_tokens=len(o.prompt_token_ids), completion_tokens=len(c.token_ids),
-                            latency_s=seconds, finish_reason=c.finish_reason or "stop") for c in o.outputs]
-                for o in outputs]
+        results: list[list[Generation]] = [[] for _ in conversations]
+        for cont in (False, True):   # vLLM takes continue_final_message per call, not per conversation
+            idx = [i for i, c in enumerate(conversations) if continues_reply(c) == cont]
+            if not idx:
+                continue
+            start = time.perf_counter()
+            outputs = self.llm.chat([conversations[i] for i in idx], sp, use_tqdm=progress is not None,
+                                    add_generation_prompt=not cont, continue_final_message=cont)
+            seconds = time.perf_counter() - start
+            for i, o in zip(idx, outputs):
+                results[i] = [Generation(c.text, prompt_tokens=len(o.prompt_token_ids), completion_tokens=len(c.token_ids),
+                                         latency_s=seconds, finish_reason=c.finish_reason or "stop") for c in o.outputs]
+        return results

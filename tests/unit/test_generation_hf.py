@@ -1,4 +1,4 @@
-"""The HF backend's batching: token-budget batches, and the same replies however prompts are batched."""
+"""The HF backend: token-budget batches, the same replies however prompts are batched, reply prefixes."""
 
 from erpo.generation import SamplingParams, user_turn
 from erpo.generation_hf import HFBackend, token_budget_batches
@@ -28,3 +28,14 @@ def test_budgeted_batches_give_the_same_greedy_replies(tiny_model_dir):
     budgeted = HFBackend(one_batch.model, one_batch.tokenizer, batch_size=16, max_batch_tokens=200)
     expected = [g[0].text for g in one_batch.generate(prompts, params)]
     assert [g[0].text for g in budgeted.generate(prompts, params)] == expected
+
+
+def test_a_reply_prefix_is_continued_not_answered_anew(tiny_model_dir):
+    backend = HFBackend(str(tiny_model_dir), dtype="fp32")
+    turn = user_turn("How do I kill a Python process?")
+    prefixed = turn + [{"role": "assistant", "content": "<think>\nIntent: Asked:"}]
+    new_turn, continued = backend.encode(turn), backend.encode(prefixed)
+    assert continued[:len(new_turn)] == new_turn   # the same prompt, then the prefix and no end-of-turn
+    assert backend.tokenizer.decode(continued[len(new_turn):]) == "<think>\nIntent: Asked:"
+    gen = backend.generate([prefixed], SamplingParams(max_new_tokens=4))[0][0]
+    assert gen.completion_tokens == 4 and gen.prompt_tokens == len(continued)

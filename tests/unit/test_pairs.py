@@ -264,3 +264,39 @@ def test_without_length_pressure_the_first_acceptable_sample_is_chosen_against_u
     assert skipped == {"no_rejected": 1}
     shortest, _ = P.select_length_controlled_pairs(by_prompt, PairRule(pairs_per_prompt=2))
     assert {p["chosen"] for p in shortest} == {ANSWER} and "longer" in {p["reason"] for p in shortest}
+
+
+def test_brief_opened_samples_continue_the_brief_opener_and_keep_it_in_the_completion(tmp_path, tiny_tokenizer):
+    from erpo.config import IterateConfig
+    from erpo.reasoning.thoughts import BRIEF_OPENER
+    seen = []
+
+    def reply(conv, i):
+        seen.append(conv)
+        if conv[-1]["role"] == "assistant":   # continuing the opener: the model writes the rest
+            return " “how do I kill a process”. Risk area: none.\nPlan: answer briefly.\n</think>\n\nRun kill PID."
+        return ANSWER_LONG
+    cfg = IterateConfig(samples_per_prompt=3, brief_opened_samples=1)
+    judges = {"refusal": refusal(use_classifier=False), "usefulness": None, "rule_citation": None}
+    P.build_pairs([BENIGN], tmp_path, backend=MockBackend(reply), cfg=cfg, judges=judges,
+                  count_tokens=P.token_counter(tiny_tokenizer))
+    cands = read_jsonl(tmp_path / "candidates.jsonl")
+    opened = [c for c in cands if c.get("opener")]
+    assert [c["index"] for c in cands] == [0, 1, 2] and [c["index"] for c in opened] == [2]
+    assert opened[0]["completion"].startswith(BRIEF_OPENER + " “how do I kill")
+    assert sum(conv[-1] == {"role": "assistant", "content": BRIEF_OPENER} for conv in seen) == 1
+    with pytest.raises(ValueError, match="brief_opened_samples"):
+        IterateConfig(samples_per_prompt=2, brief_opened_samples=3)
+
+
+def test_chosen_min_content_words_passes_over_a_shorter_reply_that_says_too_little():
+    thin = format_reply("Killing a process is ordinary admin work. [no rule applies].", "You can kill a Python process.")
+    cands = {"b1": scored(BENIGN, [ANSWER_LONG, thin, ANSWER])}
+    assert [c["scores"]["content_words"] for c in cands["b1"]][1:] == [0, 3]
+    plain, _ = P.select_length_controlled_pairs(cands, PairRule(prefer="longer", length_ratio=1.0))
+    assert plain[0]["chosen"] == thin                                   # the shortest acceptable
+    rule = PairRule(prefer="longer", length_ratio=1.0, chosen_min_content_words=3)
+    pairs, _ = P.select_length_controlled_pairs(cands, rule)
+    assert pairs[0]["chosen"] == ANSWER and pairs[0]["rejected"] == ANSWER_LONG
+    only_thin, _ = P.select_length_controlled_pairs({"b1": scored(BENIGN, [thin, OVER_CAUTIOUS])}, rule)
+    assert only_thin[0]["chosen"] == thin                               # preferred, not required

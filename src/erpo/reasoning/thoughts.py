@@ -116,6 +116,9 @@ _INTENT = {
              "The user is asking for {q}.", "Here the user wants {q}."],
     "brief": ["Asked: {q}.", "Request: {q}."],
 }
+# how a brief-style reply starts, before the request is quoted: stage 3 can open samples with it
+# (`iterate.brief_opened_samples`) so a model that rarely picks the brief style still offers short replies
+BRIEF_OPENER = f"{THINK_OPEN}\nIntent: " + _INTENT["brief"][0].split(" {q}")[0]
 _INTENT_BENIGN = [
     " It is an ordinary request.", " The intent looks everyday and constructive.", " Nothing suggests harmful intent.",
     " It seems to be a practical, good-faith question.", "",

@@ -31,7 +31,9 @@ from erpo.artifacts import read_jsonl, read_jsonl_required, write_jsonl
 from erpo.config import PairRule
 from erpo.data.splits import in_turn
 from erpo.errors import InputError
+from erpo.reasoning.answers import content_words
 from erpo.reasoning.format import cited_rules, split_reply, states_no_rule
+from erpo.reasoning.thoughts import BRIEF_OPENER
 
 # Worst failure first: a rejected reply that is unsafe teaches more than one that is merely long.
 FAILURE_ORDER = ("unsafe", "not_useful", "wrong_rule", "unformatted")
@@ -138,14 +140,21 @@ def offline_candidates(sft_rows: Iterable[dict], negative_rows: Iterable[dict], 
     return out
 
 
-def sample_candidates(rows: Sequence[dict], backend: Any, params: Any, *, progress: str | None = "sampling") -> list[dict]:
-    """K on-policy samples per prompt from ONE batched `backend.generate` call (`params.n` = K)."""
-    generations = backend.generate([prompt_conversation(r) for r in rows], params, progress=progress)
+def sample_candidates(rows: Sequence[dict], backend: Any, params: Any, *, progress: str | None = "sampling",
+                      opener: str = "", first_index: int = 0) -> list[dict]:
+    """K on-policy samples per prompt from ONE batched `backend.generate` call (`params.n` = K).
+
+    With `opener`, every reply starts with that text and the model writes the rest (a reply prefix,
+    see `erpo.generation`); the candidate's completion is opener + continuation, and records the opener.
+    """
+    prefix = [{"role": "assistant", "content": opener}] if opener else []
+    generations = backend.generate([prompt_conversation(r) + prefix for r in rows], params, progress=progress)
     out = []
     for row, gens in zip(rows, generations):
-        for k, gen in enumerate(gens):
-            out.append(_candidate(row, gen.text, source="sample", index=k, finish_reason=gen.finish_reason,
-                                  latency_s=gen.latency_s, completion_tokens=gen.completion_tokens))
+        for k, gen in enumerate(gens, start=first_index):
+            out.append(_candidate(row, opener + gen.text, source="sample", index=k, finish_reason=gen.finish_reason,
+                                  latency_s=gen.latency_s, completion_tokens=gen.completion_tokens,
+                                  **({"opener": opener} if opener else {})))
     return out
 
 
@@ -205,6 +214,7 @@ def candidate_scores(cand: dict, refusal: Any, usefulness: Any, citation: Any,
             "useful": useful, "degenerate": degenerate, "formatted": parsed.has_format, "truncated": parsed.truncated,
             "citation_ok": citation_ok, "cited": cited_rules(parsed.thought),
             "usefulness_score": None if usefulness is None else round(usefulness.score, 4),
+            "content_words": len(content_words(cand["prompt"], parsed.answer)),
             "thought_tokens": thought_tokens, "answer_tokens": answer_tokens,
             "reply_tokens": count_tokens(cand["completion"])}
 
@@ -241,7 +251,8 @@ def select_length_controlled_pairs(candidates_by_prompt: dict[str, list[dict]],
     """Up to `rule.pairs_per_prompt` (chosen, rejected) pairs per prompt, or a counted skip reason.
 
     chosen = the acceptable candidate with the fewest tokens (`rule.length_key`: of the reply or of
-    the thought; "longer" counts the same tokens). rejected = per `rule.prefer`,
+    the thought; "longer" counts the same tokens), one with the right citation (`citation: prefer`)
+    and enough content (`chosen_min_content_words`) before one without. rejected = per `rule.prefer`,
     the unacceptable candidate with the worst failure (among equals, on-policy samples before stage-1
     negatives, then the shortest first, or the longest with `prefer_shorter` off), or the longest
     acceptable candidate at least `rule.length_ratio`× the chosen length; the other kind is the
@@ -260,10 +271,12 @@ def select_length_controlled_pairs(candidates_by_prompt: dict[str, list[dict]],
 def _pairs_for_prompt(candidates: list[dict], rule: PairRule) -> tuple[list[dict], str]:
     def length(c: dict) -> int:
         return c["scores"][f"{rule.length_key}_tokens"]
+    def thin(c: dict) -> bool:   # an answer that says less than the chosen side should (benign prompts only)
+        return c["label"] == "benign" and c["scores"].get("content_words", 0) < rule.chosen_min_content_words
     graded = [(c, failure(c["scores"], rule)) for c in candidates]
     prefer_citation = rule.citation == "prefer"
     acceptable = sorted((c for c, f in graded if f is None),   # stable: ties keep the sampling order
-                        key=lambda c: (prefer_citation and not c["scores"]["citation_ok"],
+                        key=lambda c: (prefer_citation and not c["scores"]["citation_ok"], thin(c),
                                        length(c) if rule.prefer_shorter else 0))
     if not acceptable:
         return [], "no_acceptable"
@@ -359,10 +372,14 @@ def build_pairs(rows: list[dict], out_dir: str | Path, *, backend: Any, cfg: Any
     """
     from erpo.generation import SamplingParams
     candidates = list(offline or [])
-    if cfg.samples_per_prompt > 0:
-        params = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=cfg.sample_temperature,
-                                n=cfg.samples_per_prompt, seed=seed)
-        candidates += sample_candidates(rows, backend, params)
+    opened = getattr(cfg, "brief_opened_samples", 0)   # stage 3 only
+    for n, opener, progress in ((cfg.samples_per_prompt - opened, "", "sampling"),
+                                (opened, BRIEF_OPENER, "sampling (brief opener)")):
+        if n > 0:
+            params = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=cfg.sample_temperature,
+                                    n=n, seed=seed)
+            candidates += sample_candidates(rows, backend, params, progress=progress, opener=opener,
+                                            first_index=0 if not opener else cfg.samples_per_prompt - opened)
     score_candidates(candidates, judges, count_tokens, cfg.pair_rule)
     pairs, skipped = select_length_controlled_pairs(group_by_prompt(candidates), cfg.pair_rule)
     stats = write_pair_files(out_dir, candidates, pairs, skipped, cfg.pair_rule, candidates_name=candidates_name)
