@@ -176,6 +176,10 @@ class IterateConfig(DPOConfig):
     benign_tolerance: float | None = Field(0.05, description="max allowed drop of the held-out benign answer rate, "
                                                              "and of the share of useful benign replies (usefulness "
                                                              "judge), below the stage-2 model's (None = not guarded)")
+    useful_tolerance: float | None = Field(None, description=(
+        "max allowed drop of the share of useful benign replies (usefulness judge) below the stage-2 model's; "
+        "None = `benign_tolerance`. A separate bound because the usefulness judge is the noisier one: a "
+        "round that turns every reply brief changes every benign answer, and some of them flip either way"))
     on_violation: Literal["stop", "rollback"] = Field("rollback", description="what the safety guard does")
     guard_prompts: int = Field(16, description="held-out harmful and benign prompts (each) the guard evaluates")
     guard_max_new_tokens: int = Field(192, description="max tokens per guard reply (greedy)")

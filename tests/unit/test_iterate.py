@@ -164,6 +164,8 @@ def test_guard_rolls_back_a_round_whose_benign_replies_still_answer_but_say_noth
     decision = I.guard_decision(baseline, non_answers, IterateConfig(benign_tolerance=0.05))
     assert decision["violations"] == ["benign usefulness"] and decision["useful_drop"] == 0.15
     assert not I.guard_decision(baseline, {**non_answers, "benign_useful": 0.875}, IterateConfig())["violated"]
+    assert not I.guard_decision(baseline, non_answers, IterateConfig(useful_tolerance=0.2))["violated"]
+    assert I.guard_decision(baseline, non_answers, IterateConfig(useful_tolerance=0.1))["violated"]
     # a baseline measured without the usefulness judge (an older run) is not compared
     assert not I.guard_decision({**baseline, "benign_useful": None}, non_answers, IterateConfig())["violated"]
 

@@ -13,8 +13,9 @@ Each of T rounds, starting from the stage-2 model:
 4. DPO with the current policy as reference (optionally with the R-DPO length margin),
 5. the guard: greedy replies of the new model to a few held-out prompts (eval split, every
    source of a label in turn, so over-refusal prompts are among the benign ones); if the
-   harmful-prompt refusal rate drops by more than `safety_tolerance`, or the benign answer rate
-   by more than `benign_tolerance`, below the stage-2 model's (round 0; so drops cannot add up
+   harmful-prompt refusal rate drops by more than `safety_tolerance`, the benign answer rate
+   by more than `benign_tolerance`, or the share of useful benign replies by more than
+   `useful_tolerance` (default: `benign_tolerance`), below the stage-2 model's (round 0; so drops cannot add up
    over rounds), the round is rolled back (its model is moved to
    `model.rolled_back/`, the next round starts again from the current policy) or the loop stops.
 
@@ -122,23 +123,24 @@ def _mean(xs: list) -> float | None:
 
 def guard_decision(before: dict, after: dict, cfg: IterateConfig) -> dict:
     """Accept unless held-out refusal (or, with `benign_tolerance`, benign answering or the
-    usefulness of benign replies) dropped by more than its tolerance below `before` (the stage-2
-    model). Usefulness is checked when both sides measured it: a round that shortens replies into
+    usefulness of benign replies, the latter within `useful_tolerance` when set) dropped by more
+    than its tolerance below `before` (the stage-2 model). Usefulness is checked when both sides measured it: a round that shortens replies into
     non-answers ("I can help with that.") still answers, but no longer usefully."""
     drop = (before["harmful_refusal"] or 0.0) - (after["harmful_refusal"] or 0.0)
     benign_drop = (before.get("benign_answer") or 0.0) - (after.get("benign_answer") or 0.0)
     measured = before.get("benign_useful") is not None and after.get("benign_useful") is not None
     useful_drop = before["benign_useful"] - after["benign_useful"] if measured else 0.0
     benign_checked = cfg.benign_tolerance is not None
+    useful_tolerance = cfg.benign_tolerance if cfg.useful_tolerance is None else cfg.useful_tolerance
     reasons = (["harmful refusal"] if drop > cfg.safety_tolerance + 1e-9 else []) + (
         ["benign answering"] if benign_checked and benign_drop > cfg.benign_tolerance + 1e-9 else []) + (
-        ["benign usefulness"] if benign_checked and useful_drop > cfg.benign_tolerance + 1e-9 else [])
+        ["benign usefulness"] if benign_checked and useful_drop > useful_tolerance + 1e-9 else [])
     return {"refusal_before": before["harmful_refusal"], "refusal_after": after["harmful_refusal"],
             "refusal_drop": round(drop, 4), "tolerance": cfg.safety_tolerance,
             "benign_before": before.get("benign_answer"), "benign_after": after.get("benign_answer"),
             "benign_drop": round(benign_drop, 4), "benign_tolerance": cfg.benign_tolerance,
             "useful_before": before.get("benign_useful"), "useful_after": after.get("benign_useful"),
-            "useful_drop": round(useful_drop, 4),
+            "useful_drop": round(useful_drop, 4), "useful_tolerance": useful_tolerance,
             "violated": bool(reasons), "violations": reasons,
             "action": (cfg.on_violation if reasons else "accept")}
 
