@@ -2,7 +2,9 @@
 
 Each of T rounds, starting from the stage-2 model:
 
-1. sample K replies per training prompt from the CURRENT policy (one batched call); each round
+1. sample K replies per training prompt from the CURRENT policy (one batched call; with
+   `brief_opened_samples`, that many of the K continue a reply opened in the brief style, so
+   short replies exist even while the policy rarely starts one); each round
    takes its own `max_prompts` training prompts, harmful and benign in turn; with
    `include_negatives` the prompts' stage-1 negatives join the samples as candidates (with
    `brief_negatives`, also their brief-style twins, so short wrong replies are rejected too),
