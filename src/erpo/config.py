@@ -169,7 +169,7 @@ class IterateConfig(DPOConfig):
         "of the samples_per_prompt, how many continue a reply opened in the brief style (the reasoning module's "
         "brief thought opener, `<think>\\nIntent: Asked:`): the model writes the rest of the thought and the "
         "answer, and the judges decide as for any sample. A model that rarely picks the brief style itself "
-        "(after stage 2, 4% of samples at temperature 1.0) then still has short replies to prefer; a pair "
+        "(after stage 2, 4-9% of samples at temperature 1.0) then still has short replies to prefer; a pair "
         "whose chosen side is such a reply teaches the style decision at the thought's first token"))
     length_margin_alpha: float = Field(0.0, description="R-DPO style length margin α·(|y_w|−|y_l|) (sigmoid loss only)")
     safety_tolerance: float = Field(0.02, description="max allowed drop of the held-out refusal rate below the stage-2 model's")
