@@ -17,8 +17,8 @@ Each of T rounds, starting from the stage-2 model:
    source of a label in turn, so over-refusal prompts are among the benign ones); if the
    harmful-prompt refusal rate drops by more than `safety_tolerance`, the benign answer rate
    by more than `benign_tolerance`, or the share of useful benign replies by more than
-   `useful_tolerance` (default: `benign_tolerance`), below the stage-2 model's (round 0; so drops cannot add up
-   over rounds), the round is rolled back (its model is moved to
+   `useful_tolerance` (default: `benign_tolerance`), below the stage-2 model's (round 0; so
+   drops cannot add up over rounds), the round is rolled back (its model is moved to
    `model.rolled_back/`, the next round starts again from the current policy) or the loop stops.
 
 Files: `04_iterate/round_NN/{samples,judgments,pairs}.jsonl + model/ + round.json`,
@@ -126,8 +126,9 @@ def _mean(xs: list) -> float | None:
 def guard_decision(before: dict, after: dict, cfg: IterateConfig) -> dict:
     """Accept unless held-out refusal (or, with `benign_tolerance`, benign answering or the
     usefulness of benign replies, the latter within `useful_tolerance` when set) dropped by more
-    than its tolerance below `before` (the stage-2 model). Usefulness is checked when both sides measured it: a round that shortens replies into
-    non-answers ("I can help with that.") still answers, but no longer usefully."""
+    than its tolerance below `before` (the stage-2 model). Usefulness is checked when both sides
+    measured it: a round that shortens replies into non-answers ("I can help with that.") still
+    answers, but no longer usefully."""
     drop = (before["harmful_refusal"] or 0.0) - (after["harmful_refusal"] or 0.0)
     benign_drop = (before.get("benign_answer") or 0.0) - (after.get("benign_answer") or 0.0)
     measured = before.get("benign_useful") is not None and after.get("benign_useful") is not None

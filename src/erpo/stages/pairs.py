@@ -373,13 +373,15 @@ def build_pairs(rows: list[dict], out_dir: str | Path, *, backend: Any, cfg: Any
     from erpo.generation import SamplingParams
     candidates = list(offline or [])
     opened = getattr(cfg, "brief_opened_samples", 0)   # stage 3 only
+    first_index = 0   # a prompt's samples are numbered 0..K-1 across both calls
     for n, opener, progress in ((cfg.samples_per_prompt - opened, "", "sampling"),
                                 (opened, BRIEF_OPENER, "sampling (brief opener)")):
         if n > 0:
             params = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=cfg.sample_temperature,
                                     n=n, seed=seed)
             candidates += sample_candidates(rows, backend, params, progress=progress, opener=opener,
-                                            first_index=0 if not opener else cfg.samples_per_prompt - opened)
+                                            first_index=first_index)
+        first_index += n
     score_candidates(candidates, judges, count_tokens, cfg.pair_rule)
     pairs, skipped = select_length_controlled_pairs(group_by_prompt(candidates), cfg.pair_rule)
     stats = write_pair_files(out_dir, candidates, pairs, skipped, cfg.pair_rule, candidates_name=candidates_name)
