@@ -88,10 +88,10 @@ class PairRule(Section):
     "prefer", among those that cite the right rule when any does, and then a candidate citing a
     wrong rule counts as unacceptable ("wrong_rule") for the rejected side. rejected = an
     unacceptable candidate (worst failure first: unsafe, not useful, wrong rule, unformatted; the
-    model's own samples before stage-1 negatives; then the shortest, so under length control this
-    pair differs from the chosen one in its decision rather than its length) or,
+    model's greedy reply, then its samples, before stage-1 negatives; then the shortest, so under
+    length control this pair differs from the chosen one in its decision rather than its length) or,
     when `prefer` is "longer" or none is unacceptable, an acceptable candidate at least
-    `length_ratio`× longer than the chosen one. With `pairs_per_prompt` > 1 the further pairs
+    `length_ratio`× longer than the chosen one (the greedy reply, else the longest). With `pairs_per_prompt` > 1 the further pairs
     share the chosen reply and take the two kinds of rejected reply in turn. Prompts with no such
     pair are skipped.
     """
@@ -171,6 +171,11 @@ class IterateConfig(DPOConfig):
         "answer, and the judges decide as for any sample. A model that rarely picks the brief style itself "
         "(after stage 2, 4-9% of samples at temperature 1.0) then still has short replies to prefer; a pair "
         "whose chosen side is such a reply teaches the style decision at the thought's first token"))
+    greedy_candidate: bool = Field(False, description=(
+        "add the current policy's greedy reply to each prompt's candidates (source 'greedy'), judged like a "
+        "sample: the reply the eval and the guard read. Samples at temperature 1.0 almost never loop (3 of 288 "
+        "after stage 2) while greedy replies do (11 of 60 held-out benign prompts ran to the token cap), so "
+        "without it a looping or long greedy mode is never the rejected side of a pair"))
     length_margin_alpha: float = Field(0.0, description="R-DPO style length margin α·(|y_w|−|y_l|) (sigmoid loss only)")
     safety_tolerance: float = Field(0.02, description="max allowed drop of the held-out refusal rate below the stage-2 model's")
     benign_tolerance: float | None = Field(0.05, description="max allowed drop of the held-out benign answer rate, "
@@ -183,6 +188,10 @@ class IterateConfig(DPOConfig):
     on_violation: Literal["stop", "rollback"] = Field("rollback", description="what the safety guard does")
     guard_prompts: int = Field(16, description="held-out harmful and benign prompts (each) the guard evaluates")
     guard_max_new_tokens: int = Field(192, description="max tokens per guard reply (greedy)")
+    rollback_lr_factor: float = Field(1.0, gt=0.0, le=1.0, description=(
+        "each rolled-back round multiplies the learning rate of every later round by this factor (0.5: halved "
+        "after one rollback, quartered after two). 1.0 = every round retries the same step, which from the same "
+        "policy tends to overshoot the same way again"))
 
     @model_validator(mode="after")
     def _opened_within_samples(self) -> "IterateConfig":

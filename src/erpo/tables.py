@@ -24,7 +24,8 @@ ROUND_COLUMNS: Columns = (
     ("round", "round"), ("accepted", "accepted"), ("harmful_refusal", "harmful refusal"),
     ("benign_answer", "benign answered"), ("benign_useful", "benign useful"),
     ("mean_thought_tokens", "thought tok"), ("mean_answer_tokens", "answer tok"),
-    ("mean_reply_tokens", "reply tok"), ("pairs", "pairs"), ("latency_s_per_prompt", "s/prompt"))
+    ("mean_reply_tokens", "reply tok"), ("pairs", "pairs"), ("learning_rate", "lr"),
+    ("latency_s_per_prompt", "s/prompt"))
 
 # one row per pipeline stage (`erpo.pipeline.stage_usage`)
 STAGE_COLUMNS: Columns = (("stage", "stage"), ("seconds", "seconds"), ("peak_rss_gib", "peak RSS GiB"),
@@ -50,6 +51,8 @@ def cell(key: str, row: dict) -> str:
         return "—"
     if key in PERCENT:
         return f"{100 * value:.1f}%"
+    if key == "learning_rate":
+        return f"{value:.2g}"
     if isinstance(value, float):
         return f"{value:.{DECIMALS.get(key, 0)}f}"
     return str(value)

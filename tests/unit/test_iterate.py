@@ -204,3 +204,23 @@ def test_a_fresh_start_clears_the_removed_runs_rows_from_the_round_logs(tmp_path
     with pytest.raises(KeyboardInterrupt):
         I.run_iterate(config, backend_factory=scripted_factory(None, []), judges=JUDGES)
     assert [r["round"] for r in read_jsonl(out / "metrics.jsonl")] == [0] and read_jsonl(out / "guard.jsonl") == []
+
+
+def test_a_round_after_a_rollback_trains_at_the_reduced_learning_rate(tmp_path, tiny_model_dir, monkeypatch):
+    """rollback_lr_factor 0.5: round 2 is rolled back, so round 3 (and every later round) trains at
+    half the rate; the rate each round used is in round.json and metrics.jsonl."""
+    from erpo.stages import dpo
+    config = make_run(tmp_path, tiny_model_dir, rounds=3, rollback_lr_factor=0.5)
+    rates = []
+
+    def copy_policy(policy, pairs, out_dir, cfg, **kwargs):   # no training needed to test the schedule
+        rates.append(cfg.learning_rate)
+        shutil.copytree(policy, out_dir / "model", dirs_exist_ok=True)
+        return out_dir / "model", {"last_loss": None}
+    monkeypatch.setattr(dpo, "train_dpo", copy_policy)
+    I.run_iterate(config, backend_factory=scripted_factory("round_02", []), judges=JUDGES)
+    assert rates == [1e-4, 1e-4, 5e-5]
+    metrics = read_jsonl(config.run_dir / "04_iterate" / "metrics.jsonl")
+    assert [(m["accepted"], m["learning_rate"]) for m in metrics[1:]] == [(True, 1e-4), (False, 1e-4), (True, 5e-5)]
+    assert I.round_learning_rate(config.iterate, [{"round": 0}, {"round": 1, "guard": {"action": "rollback"}},
+                                                  {"round": 2, "guard": {"action": "rollback"}}]) == 2.5e-5

@@ -300,3 +300,42 @@ def test_chosen_min_content_words_passes_over_a_shorter_reply_that_says_too_litt
     assert pairs[0]["chosen"] == ANSWER and pairs[0]["rejected"] == ANSWER_LONG
     only_thin, _ = P.select_length_controlled_pairs({"b1": scored(BENIGN, [thin, OVER_CAUTIOUS])}, rule)
     assert only_thin[0]["chosen"] == thin                               # preferred, not required
+
+
+def test_greedy_candidate_is_asked_for_greedily_and_its_failure_is_rejected_before_a_shorter_sample(tmp_path):
+    """The greedy reply is where the policy puts its mass: a looping one is the rejected side even
+    though a shorter sample (a refusal) fails too."""
+    from erpo.config import IterateConfig
+    looping = format_reply("Killing a process is ordinary admin work. [no rule applies].", "kill it " * 40)
+    asked = []
+
+    class Recording(MockBackend):
+        def generate(self, conversations, params, *, progress=None):
+            asked.append((params.temperature, params.n))
+            self._script = (lambda conv, i: looping) if params.temperature == 0 else (
+                lambda conv, i: [ANSWER, OVER_CAUTIOUS][i % 2])
+            return super().generate(conversations, params, progress=progress)
+    cfg = IterateConfig(samples_per_prompt=2, sample_temperature=1.0, greedy_candidate=True,
+                        pair_rule=PairRule(prefer="unacceptable"))
+    judges = {"refusal": refusal(use_classifier=False), "usefulness": None, "rule_citation": None}
+    pairs, _ = P.build_pairs([BENIGN], tmp_path, backend=Recording(lambda conv, i: ""), cfg=cfg, judges=judges,
+                             count_tokens=P.token_counter(None))
+    assert asked == [(1.0, 2), (0.0, 1)]
+    cands = read_jsonl(tmp_path / "candidates.jsonl")
+    assert [(c["source"], c["index"]) for c in cands] == [("sample", 0), ("sample", 1), ("greedy", 2)]
+    assert cands[2]["scores"]["degenerate"] and cands[1]["scores"]["refused"]
+    assert pairs[0]["chosen"] == ANSWER and pairs[0]["rejected"] == looping and pairs[0]["rejected_source"] == "greedy"
+    without, _ = P.select_length_controlled_pairs({"b1": cands[:2] + [{**cands[2], "source": "sample"}]},
+                                                  cfg.pair_rule)
+    assert without[0]["rejected"] == OVER_CAUTIOUS                      # a plain sample: the shortest failure
+
+
+def test_an_acceptable_greedy_reply_is_the_longer_rejected_side_before_a_longer_sample():
+    longest = format_reply("Killing a process is ordinary admin work, nothing harmful, so [no rule applies] and "
+                           "every way to do it is worth explaining in detail, one after the other.",
+                           ANSWER_LONG.split("</think>")[-1].strip() + " On macOS, Activity Monitor does the same.")
+    greedy, sample = scored(BENIGN, [ANSWER_LONG])[0], scored(BENIGN, [longest])[0]
+    cands = {"b1": [*scored(BENIGN, [ANSWER]), {**greedy, "source": "greedy"}, sample]}
+    pairs, _ = P.select_length_controlled_pairs(cands, PairRule(prefer="longer"))
+    assert pairs[0]["reason"] == "longer" and pairs[0]["rejected"] == ANSWER_LONG
+    assert pairs[0]["chosen_tokens"] < pairs[0]["rejected_tokens"] < sample["scores"]["reply_tokens"]

@@ -4,7 +4,8 @@ Each of T rounds, starting from the stage-2 model:
 
 1. sample K replies per training prompt from the CURRENT policy (one batched call; with
    `brief_opened_samples`, that many of the K continue a reply opened in the brief style, so
-   short replies exist even while the policy rarely starts one); each round
+   short replies exist even while the policy rarely starts one; with `greedy_candidate`, its
+   greedy reply joins them, the one the guard and the eval read); each round
    takes its own `max_prompts` training prompts, harmful and benign in turn; with
    `include_negatives` the prompts' stage-1 negatives join the samples as candidates (with
    `brief_negatives`, also their brief-style twins, so short wrong replies are rejected too),
@@ -19,7 +20,8 @@ Each of T rounds, starting from the stage-2 model:
    by more than `benign_tolerance`, or the share of useful benign replies by more than
    `useful_tolerance` (default: `benign_tolerance`), below the stage-2 model's (round 0; so
    drops cannot add up over rounds), the round is rolled back (its model is moved to
-   `model.rolled_back/`, the next round starts again from the current policy) or the loop stops.
+   `model.rolled_back/`, the next round starts again from the current policy, with its learning
+   rate × `rollback_lr_factor` for every rollback so far) or the loop stops.
 
 Files: `04_iterate/round_NN/{samples,judgments,pairs}.jsonl + model/ + round.json`,
 `04_iterate/guard.jsonl` (every guard decision), `04_iterate/metrics.jsonl` (one row per round,
@@ -150,11 +152,13 @@ def guard_decision(before: dict, after: dict, cfg: IterateConfig) -> dict:
 
 # --- one round --------------------------------------------------------------------------------
 
-def run_round(t: int, policy: Path, ctx: dict) -> dict:
-    """Sample → judge → pairs → DPO → guard for round `t`, starting from `policy`; returns round.json."""
+def run_round(t: int, policy: Path, ctx: dict, learning_rate: float | None = None) -> dict:
+    """Sample → judge → pairs → DPO (at `learning_rate`, default the configured one) → guard for
+    round `t`, starting from `policy`; returns round.json."""
     from erpo.stages.dpo import train_dpo
     from erpo.stages.pairs import balanced_subset, build_pairs, offline_candidates
     cfg, rd = ctx["cfg"], round_dir(ctx["run_dir"], t)
+    learning_rate = cfg.learning_rate if learning_rate is None else learning_rate
     if (rd / "pairs.jsonl").exists() and (rd / "samples.jsonl").exists():
         pairs = read_jsonl(rd / "pairs.jsonl")
         stats = read_json(rd / "pairs.stats.json")
@@ -164,10 +168,11 @@ def run_round(t: int, policy: Path, ctx: dict) -> dict:
         pairs, stats = build_pairs(rows, rd, backend=ctx["backend_factory"](policy), cfg=cfg,
                                    judges=ctx["judges"], count_tokens=ctx["count_tokens"], offline=offline,
                                    seed=ctx["seed"] + t, candidates_name="samples.jsonl")
-    record = {"round": t, "policy_in": str(policy), "pairs": stats}
+    record = {"round": t, "policy_in": str(policy), "learning_rate": learning_rate, "pairs": stats}
     if not pairs:
         return {**record, "accepted": False, "stop": True, "reason": "no pairs (see pairs.stats.json)"}
-    model_path, train = train_dpo(policy, pairs, rd, cfg, dtype=ctx["dtype"], length_margin_alpha=cfg.length_margin_alpha)
+    model_path, train = train_dpo(policy, pairs, rd, cfg.model_copy(update={"learning_rate": learning_rate}),
+                                  dtype=ctx["dtype"], length_margin_alpha=cfg.length_margin_alpha)
     metrics = evaluate_guard(ctx["backend_factory"](model_path), ctx["guard_rows"], ctx["judges"],
                              ctx["count_tokens"], cfg.guard_max_new_tokens, replies_file=rd / "guard_replies.jsonl")
     decision = guard_decision(ctx["baseline_metrics"], metrics, cfg)
@@ -203,7 +208,7 @@ def run_iterate(config: RunConfig, run_dir: str | Path | None = None, *, backend
             record = read_json(done)
             print(f"round {t}: already finished, skipped")
         else:
-            record = run_round(t, policy, ctx)
+            record = run_round(t, policy, ctx, round_learning_rate(cfg, records))
             write_json(done, record)
         records.append(record)
         if record.get("accepted"):
@@ -215,6 +220,13 @@ def run_iterate(config: RunConfig, run_dir: str | Path | None = None, *, backend
     write_json(paths["final"], {"model": str(final), "source": str(policy), "rounds": [r["round"] for r in records[1:]],
                                 "accepted": [r["round"] for r in records[1:] if r.get("accepted")]})
     return final
+
+
+def round_learning_rate(cfg: IterateConfig, records: list[dict]) -> float:
+    """The configured learning rate × `rollback_lr_factor` per round rolled back so far (`records`:
+    the rounds before this one), so a retry after a rollback takes a smaller step."""
+    rollbacks = sum(1 for r in records[1:] if r.get("guard", {}).get("action") == "rollback")
+    return cfg.learning_rate * cfg.rollback_lr_factor ** rollbacks
 
 
 def _write_round_logs(paths: dict, records: list[dict]) -> None:
@@ -302,4 +314,5 @@ def _metrics_row(record: dict) -> dict:
     return {"round": record["round"], "accepted": record.get("accepted", False), "model": record.get("model"),
             **(record.get("metrics") or {}), "guard_action": guard.get("action"),
             "refusal_drop": guard.get("refusal_drop"), "pairs": (record.get("pairs") or {}).get("pairs"),
-            "train_last_loss": train.get("last_loss"), "reason": record.get("reason")}
+            "learning_rate": record.get("learning_rate"), "train_last_loss": train.get("last_loss"),
+            "reason": record.get("reason")}

@@ -2,10 +2,10 @@
 
 For every prompt the candidates are the stage-1 negatives (wrong rule, permissive,
 over-cautious), the stage-1 SFT target, and K on-policy samples from the current model (one
-batched `backend.generate` call). The prompts are stage 1's training prompts, or (`prompt_pool:
-unseen`) train-split prompts stage 1 did not use, with negatives built for them the same way and no
-SFT target; `attacks` adds jailbreak-rewritten copies of some harmful prompts, with their own
-negatives. Each candidate is scored on five axes:
+batched `backend.generate` call; in stage 3 optionally also its greedy reply). The prompts are
+stage 1's training prompts, or (`prompt_pool: unseen`) train-split prompts stage 1 did not use,
+with negatives built for them the same way and no SFT target; `attacks` adds jailbreak-rewritten
+copies of some harmful prompts, with their own negatives. Each candidate is scored on five axes:
 
 - safety     harmful prompt → the answer refuses (refusal judge); benign prompts are always safe
 - usefulness benign prompt → answered (not refused), not degenerate, on-topic (usefulness judge
@@ -141,8 +141,9 @@ def offline_candidates(sft_rows: Iterable[dict], negative_rows: Iterable[dict], 
 
 
 def sample_candidates(rows: Sequence[dict], backend: Any, params: Any, *, progress: str | None = "sampling",
-                      opener: str = "", first_index: int = 0) -> list[dict]:
-    """K on-policy samples per prompt from ONE batched `backend.generate` call (`params.n` = K).
+                      opener: str = "", first_index: int = 0, source: str = "sample") -> list[dict]:
+    """K on-policy samples per prompt from ONE batched `backend.generate` call (`params.n` = K),
+    numbered from `first_index` and labelled `source` ("sample", or "greedy" for the greedy reply).
 
     With `opener`, every reply starts with that text and the model writes the rest (a reply prefix,
     see `erpo.generation`); the candidate's completion is opener + continuation, and records the opener.
@@ -152,7 +153,7 @@ def sample_candidates(rows: Sequence[dict], backend: Any, params: Any, *, progre
     out = []
     for row, gens in zip(rows, generations):
         for k, gen in enumerate(gens, start=first_index):
-            out.append(_candidate(row, opener + gen.text, source="sample", index=k, finish_reason=gen.finish_reason,
+            out.append(_candidate(row, opener + gen.text, source=source, index=k, finish_reason=gen.finish_reason,
                                   latency_s=gen.latency_s, completion_tokens=gen.completion_tokens,
                                   **({"opener": opener} if opener else {})))
     return out
@@ -253,10 +254,10 @@ def select_length_controlled_pairs(candidates_by_prompt: dict[str, list[dict]],
     chosen = the acceptable candidate with the fewest tokens (`rule.length_key`: of the reply or of
     the thought; "longer" counts the same tokens), one with the right citation (`citation: prefer`)
     and enough content (`chosen_min_content_words`) before one without. rejected = per `rule.prefer`,
-    the unacceptable candidate with the worst failure (among equals, on-policy samples before stage-1
-    negatives, then the shortest first, or the longest with `prefer_shorter` off), or the longest
-    acceptable candidate at least `rule.length_ratio`× the chosen length; the other kind is the
-    fallback. Further pairs (same chosen) take the two kinds in turn, so a second pair contrasts
+    the unacceptable candidate with the worst failure (among equals, the greedy reply, then samples,
+    before stage-1 negatives, then the shortest first, or the longest with `prefer_shorter` off), or
+    the greedy reply, else the longest, of the acceptable candidates at least `rule.length_ratio`×
+    the chosen length; the other kind is the fallback. Further pairs (same chosen) take the two kinds in turn, so a second pair contrasts
     the chosen reply with one of the other kind when there is one. Identical texts never form a pair.
     """
     pairs, skipped = [], Counter()
@@ -284,22 +285,28 @@ def _pairs_for_prompt(candidates: list[dict], rule: PairRule) -> tuple[list[dict
     if prefer_citation and chosen["scores"]["citation_ok"]:   # a wrong citation now loses to the chosen one
         graded = [(c, f or (None if c["scores"]["citation_ok"] else "wrong_rule")) for c, f in graded]
     others = [(c, f) for c, f in graded if c["completion"].strip() != chosen["completion"].strip()]
-    # the model's own failures before the stage-1 negatives of the same kind: a pair teaches most
-    # where the policy puts its mass, and a written negative is often far from it. Then, under
-    # length control, the shortest: the "longer" pairs carry the length pressure, so this pair
-    # should differ from the chosen reply in its decision, not in its length as well
+    # the model's own failures before the stage-1 negatives of the same kind, its greedy reply
+    # first: a pair teaches most where the policy puts its mass, and a written negative is often far
+    # from it. Then, under length control, the shortest: the "longer" pairs carry the length
+    # pressure, so this pair should differ from the chosen reply in its decision, not in its length
     worse = sorted(((c, f) for c, f in others if f is not None),
-                   key=lambda cf: (FAILURE_ORDER.index(cf[1]), cf[0]["source"].startswith(NEGATIVE_SOURCE),
+                   key=lambda cf: (FAILURE_ORDER.index(cf[1]), mass_rank(cf[0]),
                                    length(cf[0]) if rule.prefer_shorter else -length(cf[0])))
     min_tokens = rule.length_ratio * max(1, length(chosen))
     longer = [(c, "longer") for c in sorted((c for c, f in others if f is None and length(c) >= min_tokens),
-                                            key=lambda c: -length(c))] if rule.prefer_shorter else []
+                                            key=lambda c: (c["source"] != "greedy", -length(c)))]
+    longer = longer if rule.prefer_shorter else []
     first, second = (longer, worse) if rule.prefer == "longer" else (worse, longer)
     options = _alternate(first, second)
     if not options:
         return [], "no_rejected" if others else "single_candidate"   # single = one distinct reply
     rejected = _distinct_texts(options)[:rule.pairs_per_prompt]
     return [make_pair(chosen, c, reason) for c, reason in rejected], ""
+
+
+def mass_rank(cand: dict) -> int:
+    """0 = the policy's greedy reply, 1 = a sample (or the SFT target), 2 = a stage-1 negative."""
+    return 0 if cand["source"] == "greedy" else 2 if cand["source"].startswith(NEGATIVE_SOURCE) else 1
 
 
 def _alternate(first: list, second: list) -> list:
@@ -368,7 +375,7 @@ def build_pairs(rows: list[dict], out_dir: str | Path, *, backend: Any, cfg: Any
     """Sample K per prompt, add `offline` candidates, judge, select pairs and write the side files.
 
     `cfg` is a `DPOConfig`/`IterateConfig` (samples_per_prompt, sample_temperature, max_new_tokens,
-    pair_rule). Returns (pairs, stats).
+    pair_rule; stage 3's brief_opened_samples and greedy_candidate). Returns (pairs, stats).
     """
     from erpo.generation import SamplingParams
     candidates = list(offline or [])
@@ -382,6 +389,10 @@ def build_pairs(rows: list[dict], out_dir: str | Path, *, backend: Any, cfg: Any
             candidates += sample_candidates(rows, backend, params, progress=progress, opener=opener,
                                             first_index=first_index)
         first_index += n
+    if getattr(cfg, "greedy_candidate", False):   # stage 3 only
+        greedy = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=0.0, n=1, seed=seed)
+        candidates += sample_candidates(rows, backend, greedy, progress="greedy replies", source="greedy",
+                                        first_index=first_index)
     score_candidates(candidates, judges, count_tokens, cfg.pair_rule)
     pairs, skipped = select_length_controlled_pairs(group_by_prompt(candidates), cfg.pair_rule)
     stats = write_pair_files(out_dir, candidates, pairs, skipped, cfg.pair_rule, candidates_name=candidates_name)
