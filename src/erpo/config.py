@@ -47,6 +47,10 @@ class BuildDataConfig(Section):
         "and a short answer (benign: the teacher answer's opening sentences; harmful: no stated reason). "
         "The SFT model then samples both lengths, so stage 3 has short acceptable replies to prefer; "
         "0 = every thought full-length"))
+    brief_answer_min_words: int = Field(15, ge=1, description=(
+        "a brief-style benign answer is the teacher answer's opening sentences until this many words are reached "
+        "(then on until it says something the prompt did not, see `reasoning.answers.brief_answer`)"))
+    brief_answer_sentences: int = Field(3, ge=1, description="... or until this many sentences, whichever comes first")
     teacher_batch_size: int = Field(16, description="generation batch size of the hf teacher")
     llm_retries: int = Field(2, description="llm teacher: retries of a thought that fails the check, then it is dropped")
     negatives_per_prompt: int = Field(2, description="negative thoughts sampled per prompt")

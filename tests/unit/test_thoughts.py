@@ -286,3 +286,25 @@ def test_brief_safe_answers_drop_the_reason_but_keep_the_alternative_and_crisis_
         assert is_refusal(brief) or rule.response_mode != "refuse"
     self_harm = policy.get("R08")
     assert "crisis" in safe_answer("x", self_harm.examples[0], self_harm, brief=True).lower()
+
+
+def test_brief_answer_length_comes_from_the_build_data_config(policy):
+    """`brief_answer_min_words`/`brief_answer_sentences` decide where a brief benign answer is cut;
+    full-style rows keep the whole teacher answer."""
+    from collections import Counter
+
+    from erpo.config import BuildDataConfig, RunConfig
+    from erpo.generation import MockBackend
+    from erpo.stages.build_data import write_answers
+    teacher = MockBackend(["Water it when the top inch of soil is dry. Give it bright, indirect light. "
+                           "Repot it every two years in fresh potting mix."])
+
+    def answers(**build) -> list[str]:
+        rows = [{"id": "b1", "prompt": "How do I keep a houseplant alive?", "label": "benign", "brief": True},
+                {"id": "b2", "prompt": "How do I keep a houseplant alive?", "label": "benign", "brief": False}]
+        write_answers(rows, policy, RunConfig(build_data=BuildDataConfig(**build)), teacher, Counter())
+        return [r["answer"] for r in rows]
+    brief, full = answers()
+    assert brief == "Water it when the top inch of soil is dry. Give it bright, indirect light." and full.endswith("mix.")
+    brief, full = answers(brief_answer_min_words=5, brief_answer_sentences=1)
+    assert brief == "Water it when the top inch of soil is dry." and full.endswith("mix.")

@@ -151,7 +151,10 @@ def write_answers(rows: list[dict], policy: Any, config: RunConfig, teacher: Any
         results = teacher_answers([r["prompt"] for r in benign], teacher,
                                   max_new_tokens=config.build_data.benign_answer_tokens)
         for row, (answer, reason) in zip(benign, results):
-            row["answer"] = brief_answer(answer, prompt=row["prompt"]) if answer and row.get("brief") else answer
+            if answer and row.get("brief"):
+                answer = brief_answer(answer, prompt=row["prompt"], min_words=config.build_data.brief_answer_min_words,
+                                      max_sentences=config.build_data.brief_answer_sentences)
+            row["answer"] = answer
             if reason:
                 stats[f"benign_answer_rejected_{reason.replace(' ', '_')}"] += 1
 
