@@ -95,9 +95,9 @@ class PairRule(Section):
     model's greedy reply, then its samples, before stage-1 negatives; then the shortest, so under
     length control this pair differs from the chosen one in its decision rather than its length) or,
     when `prefer` is "longer" or none is unacceptable, an acceptable candidate at least
-    `length_ratio`× longer than the chosen one (the greedy reply, else the longest). With `pairs_per_prompt` > 1 the further pairs
-    share the chosen reply and take the two kinds of rejected reply in turn. Prompts with no such
-    pair are skipped.
+    `length_ratio`× longer than the chosen one (the greedy reply, else the longest). With
+    `pairs_per_prompt` > 1 the further pairs share the chosen reply and take the two kinds of
+    rejected reply in turn. Prompts with no such pair are skipped.
     """
     require_format: bool = Field(True, description="an acceptable reply has both a thought and an answer")
     citation: Literal["require", "prefer", "ignore"] = Field(

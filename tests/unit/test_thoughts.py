@@ -305,6 +305,7 @@ def test_brief_answer_length_comes_from_the_build_data_config(policy):
         write_answers(rows, policy, RunConfig(build_data=BuildDataConfig(**build)), teacher, Counter())
         return [r["answer"] for r in rows]
     brief, full = answers()
-    assert brief == "Water it when the top inch of soil is dry. Give it bright, indirect light." and full.endswith("mix.")
+    assert brief == "Water it when the top inch of soil is dry. Give it bright, indirect light."
+    assert full.endswith("mix.")
     brief, full = answers(brief_answer_min_words=5, brief_answer_sentences=1)
     assert brief == "Water it when the top inch of soil is dry." and full.endswith("mix.")

@@ -225,7 +225,7 @@ def run_iterate(config: RunConfig, run_dir: str | Path | None = None, *, backend
 def round_learning_rate(cfg: IterateConfig, records: list[dict]) -> float:
     """The configured learning rate × `rollback_lr_factor` per round rolled back so far (`records`:
     the rounds before this one), so a retry after a rollback takes a smaller step."""
-    rollbacks = sum(1 for r in records[1:] if r.get("guard", {}).get("action") == "rollback")
+    rollbacks = sum(1 for r in records[1:] if (r.get("guard") or {}).get("action") == "rollback")
     return cfg.learning_rate * cfg.rollback_lr_factor ** rollbacks
 
 
