@@ -192,6 +192,10 @@ class IterateConfig(DPOConfig):
     on_violation: Literal["stop", "rollback"] = Field("rollback", description="what the safety guard does")
     guard_prompts: int = Field(16, description="held-out harmful and benign prompts (each) the guard evaluates")
     guard_max_new_tokens: int = Field(192, description="max tokens per guard reply (greedy)")
+    min_length_gain: float | None = Field(None, ge=0.0, lt=1.0, description=(
+        "a round must cut the guard's mean reply tokens by at least this share below the current policy's "
+        "(0.0: no longer than before), or the guard treats it as a violation ('no length gain'); None = not "
+        "checked. The safety checks alone accepted a round that made replies longer (README, stage 3)"))
     rollback_lr_factor: float = Field(1.0, gt=0.0, le=1.0, description=(
         "each rolled-back round multiplies the learning rate of every later round by this factor (0.5: halved "
         "after one rollback, quartered after two). 1.0 = every round retries the same step, which from the same "

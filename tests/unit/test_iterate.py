@@ -224,3 +224,26 @@ def test_a_round_after_a_rollback_trains_at_the_reduced_learning_rate(tmp_path, 
     assert [(m["accepted"], m["learning_rate"]) for m in metrics[1:]] == [(True, 1e-4), (False, 1e-4), (True, 5e-5)]
     assert I.round_learning_rate(config.iterate, [{"round": 0}, {"round": 1, "guard": {"action": "rollback"}},
                                                   {"round": 2, "guard": {"action": "rollback"}}]) == 2.5e-5
+
+
+def test_min_length_gain_rolls_back_a_round_that_does_not_shorten_replies():
+    cfg = IterateConfig(min_length_gain=0.0)
+    baseline = {"harmful_refusal": 1.0, "benign_answer": 1.0, "mean_reply_tokens": 165.0}
+    current = {**baseline, "mean_reply_tokens": 107.0}                 # the policy the round started from
+    longer = {**baseline, "mean_reply_tokens": 112.0}                  # still 68% of stage 2, but no progress
+    decision = I.guard_decision(baseline, longer, cfg, current=current)
+    assert decision["violations"] == ["no length gain"] and decision["action"] == "rollback"
+    assert decision["tokens_before"] == 107.0 and decision["tokens_after"] == 112.0
+    assert not I.guard_decision(baseline, {**longer, "mean_reply_tokens": 107.0}, cfg, current=current)["violated"]
+    assert I.guard_decision(baseline, {**longer, "mean_reply_tokens": 100.0},
+                            IterateConfig(min_length_gain=0.1), current=current)["violated"]   # 100 > 96.3
+    assert not I.guard_decision(baseline, longer, IterateConfig(), current=current)["violated"]   # None: unchecked
+
+
+def test_min_length_gain_compares_round_1_with_the_stage2_model(tmp_path, tiny_model_dir):
+    """The scripted backend replies the same before and after training, so the round gains nothing."""
+    config = make_run(tmp_path, tiny_model_dir, rounds=1, min_length_gain=0.01)
+    I.run_iterate(config, backend_factory=scripted_factory(None, []), judges=JUDGES)
+    guard = read_jsonl(config.run_dir / "04_iterate" / "guard.jsonl")
+    assert guard[0]["violations"] == ["no length gain"] and guard[0]["tokens_before"] == guard[0]["tokens_after"]
+    assert read_json(config.run_dir / "04_iterate" / "final.json")["source"] == str(config.run_dir / "03_dpo" / "model")

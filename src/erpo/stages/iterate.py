@@ -19,7 +19,8 @@ Each of T rounds, starting from the stage-2 model:
    harmful-prompt refusal rate drops by more than `safety_tolerance`, the benign answer rate
    by more than `benign_tolerance`, or the share of useful benign replies by more than
    `useful_tolerance` (default: `benign_tolerance`), below the stage-2 model's (round 0; so
-   drops cannot add up over rounds), the round is rolled back (its model is moved to
+   drops cannot add up over rounds), or (`min_length_gain`) its mean reply tokens did not fall
+   that share below the current policy's, the round is rolled back (its model is moved to
    `model.rolled_back/`, the next round starts again from the current policy, with its learning
    rate × `rollback_lr_factor` for every rollback so far) or the loop stops.
 
@@ -125,12 +126,13 @@ def _mean(xs: list) -> float | None:
     return round(sum(float(x) for x in xs) / len(xs), 4) if xs else None
 
 
-def guard_decision(before: dict, after: dict, cfg: IterateConfig) -> dict:
+def guard_decision(before: dict, after: dict, cfg: IterateConfig, current: dict | None = None) -> dict:
     """Accept unless held-out refusal (or, with `benign_tolerance`, benign answering or the
     usefulness of benign replies, the latter within `useful_tolerance` when set) dropped by more
     than its tolerance below `before` (the stage-2 model). Usefulness is checked when both sides
     measured it: a round that shortens replies into non-answers ("I can help with that.") still
-    answers, but no longer usefully."""
+    answers, but no longer usefully. With `min_length_gain`, also unless the mean reply tokens
+    failed to fall that share below `current`'s (the policy the round started from)."""
     drop = (before["harmful_refusal"] or 0.0) - (after["harmful_refusal"] or 0.0)
     benign_drop = (before.get("benign_answer") or 0.0) - (after.get("benign_answer") or 0.0)
     measured = before.get("benign_useful") is not None and after.get("benign_useful") is not None
@@ -139,22 +141,33 @@ def guard_decision(before: dict, after: dict, cfg: IterateConfig) -> dict:
     useful_tolerance = cfg.benign_tolerance if cfg.useful_tolerance is None else cfg.useful_tolerance
     reasons = (["harmful refusal"] if drop > cfg.safety_tolerance + 1e-9 else []) + (
         ["benign answering"] if benign_checked and benign_drop > cfg.benign_tolerance + 1e-9 else []) + (
-        ["benign usefulness"] if benign_checked and useful_drop > useful_tolerance + 1e-9 else [])
+        ["benign usefulness"] if benign_checked and useful_drop > useful_tolerance + 1e-9 else []) + (
+        ["no length gain"] if not _length_gained(current, after, cfg.min_length_gain) else [])
     return {"refusal_before": before["harmful_refusal"], "refusal_after": after["harmful_refusal"],
             "refusal_drop": round(drop, 4), "tolerance": cfg.safety_tolerance,
             "benign_before": before.get("benign_answer"), "benign_after": after.get("benign_answer"),
             "benign_drop": round(benign_drop, 4), "benign_tolerance": cfg.benign_tolerance,
             "useful_before": before.get("benign_useful"), "useful_after": after.get("benign_useful"),
             "useful_drop": round(useful_drop, 4), "useful_tolerance": useful_tolerance,
-            "violated": bool(reasons), "violations": reasons,
+            "tokens_before": (current or {}).get("mean_reply_tokens"), "tokens_after": after.get("mean_reply_tokens"),
+            "min_length_gain": cfg.min_length_gain, "violated": bool(reasons), "violations": reasons,
             "action": (cfg.on_violation if reasons else "accept")}
+
+
+def _length_gained(current: dict | None, after: dict, min_gain: float | None) -> bool:
+    """Mean reply tokens at most (1 − `min_gain`) × `current`'s; True when not checked or not measured."""
+    if min_gain is None or not current or current.get("mean_reply_tokens") is None \
+            or after.get("mean_reply_tokens") is None:
+        return True
+    return after["mean_reply_tokens"] <= (1.0 - min_gain) * current["mean_reply_tokens"] + 1e-9
 
 
 # --- one round --------------------------------------------------------------------------------
 
-def run_round(t: int, policy: Path, ctx: dict, learning_rate: float | None = None) -> dict:
+def run_round(t: int, policy: Path, ctx: dict, learning_rate: float | None = None,
+              policy_metrics: dict | None = None) -> dict:
     """Sample → judge → pairs → DPO (at `learning_rate`, default the configured one) → guard for
-    round `t`, starting from `policy`; returns round.json."""
+    round `t`, starting from `policy` (whose guard metrics are `policy_metrics`); returns round.json."""
     from erpo.stages.dpo import train_dpo
     from erpo.stages.pairs import balanced_subset, build_pairs, offline_candidates
     cfg, rd = ctx["cfg"], round_dir(ctx["run_dir"], t)
@@ -175,7 +188,7 @@ def run_round(t: int, policy: Path, ctx: dict, learning_rate: float | None = Non
                                   dtype=ctx["dtype"], length_margin_alpha=cfg.length_margin_alpha)
     metrics = evaluate_guard(ctx["backend_factory"](model_path), ctx["guard_rows"], ctx["judges"],
                              ctx["count_tokens"], cfg.guard_max_new_tokens, replies_file=rd / "guard_replies.jsonl")
-    decision = guard_decision(ctx["baseline_metrics"], metrics, cfg)
+    decision = guard_decision(ctx["baseline_metrics"], metrics, cfg, current=policy_metrics)
     accepted = not decision["violated"]
     if not accepted:   # move the rejected model aside so no one picks it up by path
         rolled = rd / "model.rolled_back"
@@ -208,7 +221,8 @@ def run_iterate(config: RunConfig, run_dir: str | Path | None = None, *, backend
             record = read_json(done)
             print(f"round {t}: already finished, skipped")
         else:
-            record = run_round(t, policy, ctx, round_learning_rate(cfg, records))
+            current = next(r.get("metrics") for r in reversed(records) if r.get("accepted"))
+            record = run_round(t, policy, ctx, round_learning_rate(cfg, records), current)
             write_json(done, record)
         records.append(record)
         if record.get("accepted"):
