@@ -40,6 +40,7 @@ class VLLMBackend:
                                     add_generation_prompt=not cont, continue_final_message=cont)
             seconds = time.perf_counter() - start
             for i, o in zip(idx, outputs):
-                results[i] = [Generation(c.text, prompt_tokens=len(o.prompt_token_ids), completion_tokens=len(c.token_ids),
-                                         latency_s=seconds, finish_reason=c.finish_reason or "stop") for c in o.outputs]
+                results[i] = [Generation(c.text, prompt_tokens=len(o.prompt_token_ids),
+                                         completion_tokens=len(c.token_ids), latency_s=seconds,
+                                         finish_reason=c.finish_reason or "stop") for c in o.outputs]
         return results

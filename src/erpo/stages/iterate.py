@@ -164,14 +164,12 @@ def _length_gained(current: dict | None, after: dict, min_gain: float | None) ->
 
 # --- one round --------------------------------------------------------------------------------
 
-def run_round(t: int, policy: Path, ctx: dict, learning_rate: float | None = None,
-              policy_metrics: dict | None = None) -> dict:
-    """Sample → judge → pairs → DPO (at `learning_rate`, default the configured one) → guard for
-    round `t`, starting from `policy` (whose guard metrics are `policy_metrics`); returns round.json."""
+def run_round(t: int, policy: Path, policy_metrics: dict, ctx: dict, learning_rate: float) -> dict:
+    """Sample → judge → pairs → DPO (at `learning_rate`) → guard for round `t`, starting from
+    `policy` (whose guard metrics are `policy_metrics`); returns round.json."""
     from erpo.stages.dpo import train_dpo
     from erpo.stages.pairs import balanced_subset, build_pairs, offline_candidates
     cfg, rd = ctx["cfg"], round_dir(ctx["run_dir"], t)
-    learning_rate = cfg.learning_rate if learning_rate is None else learning_rate
     if (rd / "pairs.jsonl").exists() and (rd / "samples.jsonl").exists():
         pairs = read_jsonl(rd / "pairs.jsonl")
         stats = read_json(rd / "pairs.stats.json")
@@ -213,7 +211,8 @@ def run_iterate(config: RunConfig, run_dir: str | Path | None = None, *, backend
     stale = remove_outputs_of_other_runs(paths["dir"], _run_fingerprint(config, paths, ctx["guard_rows"]), "round_*")
     if stale:
         print(f"{paths['dir']}: {len(stale)} round(s) from other settings, guard set or stage-2 model, removed")
-    policy, records = paths["start_model"], [_baseline(ctx, paths)]
+    records = [_baseline(ctx, paths)]
+    policy, policy_metrics = paths["start_model"], records[0]["metrics"]   # the last accepted model
     _write_round_logs(paths, records)   # at once: a fresh start must not show a removed run's rounds
     for t in range(1, cfg.rounds + 1):
         done = round_dir(run_dir, t) / "round.json"
@@ -221,12 +220,11 @@ def run_iterate(config: RunConfig, run_dir: str | Path | None = None, *, backend
             record = read_json(done)
             print(f"round {t}: already finished, skipped")
         else:
-            current = next(r.get("metrics") for r in reversed(records) if r.get("accepted"))
-            record = run_round(t, policy, ctx, round_learning_rate(cfg, records), current)
+            record = run_round(t, policy, policy_metrics, ctx, round_learning_rate(cfg, records))
             write_json(done, record)
         records.append(record)
         if record.get("accepted"):
-            policy = Path(record["model"])
+            policy, policy_metrics = Path(record["model"]), record["metrics"]
         _write_round_logs(paths, records)
         if record.get("stop"):
             break

@@ -295,8 +295,8 @@ def _pairs_for_prompt(candidates: list[dict], rule: PairRule) -> tuple[list[dict
                                    length(cf[0]) if rule.prefer_shorter else -length(cf[0])))
     min_tokens = rule.length_ratio * max(1, length(chosen))
     longer = [(c, "longer") for c in sorted((c for c, f in others if f is None and length(c) >= min_tokens),
-                                            key=lambda c: (c["source"] != "greedy", -length(c)))]
-    longer = longer if rule.prefer_shorter else []
+                                            key=lambda c: (mass_rank(c) > 0, -length(c)))
+              if rule.prefer_shorter]   # without length pressure no "longer" rejected replies
     first, second = (longer, worse) if rule.prefer == "longer" else (worse, longer)
     options = _alternate(first, second)
     if not options:
@@ -380,20 +380,18 @@ def build_pairs(rows: list[dict], out_dir: str | Path, *, backend: Any, cfg: Any
     """
     from erpo.generation import SamplingParams
     candidates = list(offline or [])
-    opened = getattr(cfg, "brief_opened_samples", 0)   # stage 3 only
-    first_index = 0   # a prompt's samples are numbered 0..K-1 across both calls
-    for n, opener, progress in ((cfg.samples_per_prompt - opened, "", "sampling"),
-                                (opened, BRIEF_OPENER, "sampling (brief opener)")):
+    opened = getattr(cfg, "brief_opened_samples", 0)                  # stage 3 only
+    greedy = 1 if getattr(cfg, "greedy_candidate", False) else 0      # stage 3 only
+    first_index = 0   # a prompt's candidates are numbered 0, 1, … across the calls
+    for n, opener, temperature, source, progress in (
+            (cfg.samples_per_prompt - opened, "", cfg.sample_temperature, "sample", "sampling"),
+            (opened, BRIEF_OPENER, cfg.sample_temperature, "sample", "sampling (brief opener)"),
+            (greedy, "", 0.0, "greedy", "greedy replies")):
         if n > 0:
-            params = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=cfg.sample_temperature,
-                                    n=n, seed=seed)
+            params = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=temperature, n=n, seed=seed)
             candidates += sample_candidates(rows, backend, params, progress=progress, opener=opener,
-                                            first_index=first_index)
+                                            first_index=first_index, source=source)
         first_index += n
-    if getattr(cfg, "greedy_candidate", False):   # stage 3 only
-        greedy = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=0.0, n=1, seed=seed)
-        candidates += sample_candidates(rows, backend, greedy, progress="greedy replies", source="greedy",
-                                        first_index=first_index)
     score_candidates(candidates, judges, count_tokens, cfg.pair_rule)
     pairs, skipped = select_length_controlled_pairs(group_by_prompt(candidates), cfg.pair_rule)
     stats = write_pair_files(out_dir, candidates, pairs, skipped, cfg.pair_rule, candidates_name=candidates_name)
