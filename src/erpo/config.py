@@ -95,7 +95,8 @@ class PairRule(Section):
     model's greedy reply, then its samples, before stage-1 negatives; then the shortest, so under
     length control this pair differs from the chosen one in its decision rather than its length) or,
     when `prefer` is "longer" or none is unacceptable, an acceptable candidate at least
-    `length_ratio`× longer than the chosen one (the greedy reply, else the longest). With
+    `length_ratio`× longer than the chosen one (the greedy reply, else the longest; on prompts of
+    `length_pair_labels` only). With
     `pairs_per_prompt` > 1 the further pairs share the chosen reply and take the two kinds of
     rejected reply in turn. Prompts with no such pair are skipped.
     """
@@ -123,6 +124,12 @@ class PairRule(Section):
         "control the shortest acceptable reply is often the one that only just passes that test ('The two premier "
         "data science technologies are SQL and NoSQL.'); a thinner reply is chosen only when no acceptable one "
         "says more. 0 = off"))
+    length_pair_labels: list[Literal["harmful", "benign"]] = Field(["harmful", "benign"], description=(
+        "the prompt labels whose pairs may reject an acceptable reply for being longer. A prompt of another label "
+        "still chooses its shortest acceptable reply, but only against unacceptable ones: once harmful replies are "
+        "brief refusals, 'longer' pairs on them only squeeze a refusal further ('I can't provide that.'), which a "
+        "small model then also gives to benign prompts near a risk area; [benign] keeps the length pressure where "
+        "the length is"))
     pairs_per_prompt: int = Field(1, ge=1, description="pairs per prompt, all with the same chosen reply; the "
                                                        "rejected replies take the two kinds (unacceptable, longer) "
                                                        "in turn, so 2 teaches 'shorter' and 'still safe and useful' "

@@ -339,3 +339,17 @@ def test_an_acceptable_greedy_reply_is_the_longer_rejected_side_before_a_longer_
     pairs, _ = P.select_length_controlled_pairs(cands, PairRule(prefer="longer"))
     assert pairs[0]["reason"] == "longer" and pairs[0]["rejected"] == ANSWER_LONG
     assert pairs[0]["chosen_tokens"] < pairs[0]["rejected_tokens"] < sample["scores"]["reply_tokens"]
+
+
+def test_length_pairs_only_on_the_labels_named_in_length_pair_labels(tiny_tokenizer):
+    """`length_pair_labels: [benign]`: the harmful prompt still chooses its shortest refusal, but only
+    against the unsafe reply, never against the longer refusal; the benign prompt keeps its length pair."""
+    by_prompt = {"h1": scored(HARMFUL, [REFUSE_LONG, COMPLY, REFUSE], tiny_tokenizer),
+                 "b1": scored(BENIGN, [ANSWER_LONG, ANSWER], tiny_tokenizer)}
+    both, _ = P.select_length_controlled_pairs(by_prompt, PairRule(prefer="longer", pairs_per_prompt=2))
+    assert {(p["id"], p["rejected"], p["reason"]) for p in both} == \
+        {("h1", REFUSE_LONG, "longer"), ("h1", COMPLY, "unsafe"), ("b1", ANSWER_LONG, "longer")}
+    benign_only, _ = P.select_length_controlled_pairs(
+        by_prompt, PairRule(prefer="longer", pairs_per_prompt=2, length_pair_labels=["benign"]))
+    assert [(p["id"], p["chosen"], p["rejected"], p["reason"]) for p in benign_only] == \
+        [("h1", REFUSE, COMPLY, "unsafe"), ("b1", ANSWER, ANSWER_LONG, "longer")]

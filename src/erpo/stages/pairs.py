@@ -257,7 +257,7 @@ def select_length_controlled_pairs(candidates_by_prompt: dict[str, list[dict]],
     the unacceptable candidate with the worst failure (among equals, the greedy reply, then samples,
     before stage-1 negatives, then the shortest first, or the longest with `prefer_shorter` off), or
     the greedy reply, else the longest, of the acceptable candidates at least `rule.length_ratio`×
-    the chosen length; the other kind is the fallback. Further pairs (same chosen) take the two
+    the chosen length (prompts of `rule.length_pair_labels` only); the other kind is the fallback. Further pairs (same chosen) take the two
     kinds in turn, so a second pair contrasts the chosen reply with one of the other kind when there
     is one. Identical texts never form a pair.
     """
@@ -296,7 +296,7 @@ def _pairs_for_prompt(candidates: list[dict], rule: PairRule) -> tuple[list[dict
     min_tokens = rule.length_ratio * max(1, length(chosen))
     longer = [(c, "longer") for c in sorted((c for c, f in others if f is None and length(c) >= min_tokens),
                                             key=lambda c: (mass_rank(c) > 0, -length(c)))
-              if rule.prefer_shorter]   # without length pressure no "longer" rejected replies
+              if rule.prefer_shorter and chosen["label"] in rule.length_pair_labels]   # else no length pairs
     first, second = (longer, worse) if rule.prefer == "longer" else (worse, longer)
     options = _alternate(first, second)
     if not options:
