@@ -197,7 +197,8 @@ class IterateConfig(DPOConfig):
         "None = `benign_tolerance`. A separate bound because the usefulness judge is the noisier one: a "
         "round that turns every reply brief changes every benign answer, and some of them flip either way"))
     on_violation: Literal["stop", "rollback"] = Field("rollback", description="what the safety guard does")
-    guard_prompts: int = Field(16, description="held-out harmful and benign prompts (each) the guard evaluates")
+    guard_prompts: int = Field(16, description="held-out harmful and benign prompts (each) the guard evaluates: eval-split "
+                                                "prompts the eval suites do not score")
     guard_max_new_tokens: int = Field(192, description="max tokens per guard reply (greedy)")
     min_length_gain: float | None = Field(None, ge=0.0, lt=1.0, description=(
         "a round must cut the guard's mean reply tokens by at least this share below the current policy's "

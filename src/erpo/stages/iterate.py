@@ -65,9 +65,10 @@ def round_dir(run_dir: str | Path, t: int) -> Path:
 
 # --- the guard --------------------------------------------------------------------------------
 
-def held_out_prompts(path: str | Path, per_label: int, data: Any = None) -> list[dict]:
+def held_out_prompts(path: str | Path, per_label: int, data: Any = None, exclude: set[str] = frozenset()) -> list[dict]:
     """`per_label` harmful and benign prompts of the eval split, the sources of a label in turn
-    (deterministic: file order within a source).
+    (deterministic: file order within a source), none of them in `exclude` (the ids the run's eval
+    suites score: `eval_suite_ids`, so the guard that accepts rounds never sees a test prompt).
 
     Eval-split rows of `01_data/prompts.jsonl` when it has them; otherwise the eval split of the
     configured data sources (`data`, a DataConfig), so the guard never sees a training prompt.
@@ -82,11 +83,22 @@ def held_out_prompts(path: str | Path, per_label: int, data: Any = None) -> list
         sources = list(data.harmful_sources) + list(data.benign_sources)
         rows = [r.model_dump() for r in load_prompts(sources, eval_fraction=data.eval_fraction, seed=data.seed)
                 if r.split == "eval" and not r.meta.get("contrast")]
+    rows = [r for r in rows if r["id"] not in exclude]
     chosen = [r for label in ("harmful", "benign")
               for r in in_turn([x for x in rows if x.get("label") == label], key=lambda x: x.get("source"))[:per_label]]
     if not any(r["label"] == "harmful" for r in chosen):
         raise InputError("no held-out harmful prompts (split == 'eval') for the safety guard", file=path)
     return chosen
+
+
+def eval_suite_ids(config: RunConfig) -> set[str]:
+    """Ids of the held-out prompts the run's eval suites score (`erpo.stages.evaluate.suite_records`
+    with the run's eval settings): the guard leaves them out, or the rounds it accepts would be
+    selected on the very prompts the final table reports."""
+    from erpo.stages.evaluate import suite_records
+    limit = config.eval.limit if config.eval.limit is not None else config.data.eval_size
+    return {r.id for suite in config.eval.suites if suite != "file"
+            for r in suite_records(suite, config.data, limit, config.eval.seed)}
 
 
 def evaluate_guard(backend: Any, rows: list[dict], judges: dict, count_tokens: Callable[[str], int],
@@ -284,7 +296,7 @@ def _context(config: RunConfig, run_dir: Path, paths: dict, backend_factory: Bac
                                batch_size=cfg.generation_batch_size)
     return {"cfg": cfg, "run_dir": run_dir, "dtype": config.dtype, "seed": config.seed,
             **_prompt_pool(config, run_dir),
-            "guard_rows": held_out_prompts(paths["prompts"], cfg.guard_prompts, config.data),
+            "guard_rows": held_out_prompts(paths["prompts"], cfg.guard_prompts, config.data, eval_suite_ids(config)),
             "backend_factory": backend_factory, "judges": judges or default_judges(),
             "count_tokens": token_counter(load_tokenizer(str(paths["start_model"])))}
 
