@@ -157,3 +157,20 @@ def test_run_dpo_builds_pairs_trains_and_skips_when_done(tmp_path, tiny_model_di
     calls = len(backend.calls)
     D.run_dpo(config, backend=backend, judges=judges)      # finished: neither sampling nor training again
     assert len(backend.calls) == calls
+
+
+def test_pairs_selected_by_an_older_judge_version_are_made_again(tmp_path, tiny_model_dir):
+    from erpo.stages.pairs import run_pairs
+    config = RunConfig(name="t", output_dir=str(tmp_path), dtype="fp32", dpo=DPOConfig(**{**FAST, "samples_per_prompt": 2}))
+    write_stage1(config.run_dir, tiny_model_dir)
+    backend = MockBackend(lambda conv, i: "Sure, here is how: mix the parts." if "bomb" in conv[-1]["content"]
+                          else ["I can't help with that.", format_reply("[no rule applies]", "Use kill -9 PID.")][i])
+    judges = {"refusal": refusal(use_classifier=False), "usefulness": None, "rule_citation": None}
+    run_pairs(config, backend=backend, judges=judges)
+    calls = len(backend.calls)
+    run_pairs(config, backend=backend, judges=judges)
+    assert len(backend.calls) == calls                      # same judges: the saved pairs are reused
+    newer = refusal(use_classifier=False)
+    newer.version = judges["refusal"].version + 1
+    run_pairs(config, backend=backend, judges={**judges, "refusal": newer})
+    assert len(backend.calls) > calls                       # a changed judge: sampled and selected again

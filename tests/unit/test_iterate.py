@@ -103,6 +103,19 @@ def test_rounds_of_other_settings_are_redone_not_reused(tmp_path, tiny_model_dir
     assert (config.run_dir / "04_iterate" / "round_01" / "round.json").exists()
 
 
+def test_rounds_judged_by_an_older_judge_version_are_redone(tmp_path, tiny_model_dir, capsys):
+    """A judge whose checks changed (its `version` bumped) selected the saved pairs and accepted the
+    saved rounds: they are made again, not reused."""
+    config = make_run(tmp_path, tiny_model_dir, rounds=1)
+    I.run_iterate(config, backend_factory=scripted_factory(None, []), judges=JUDGES)
+    capsys.readouterr()
+    newer = refusal(use_classifier=False)
+    newer.version = JUDGES["refusal"].version + 1
+    I.run_iterate(config, backend_factory=scripted_factory(None, []), judges={**JUDGES, "refusal": newer})
+    out = capsys.readouterr().out
+    assert "already finished" not in out and "round(s) from other settings" in out
+
+
 def test_guard_stop_ends_the_loop_and_keeps_the_stage2_model(tmp_path, tiny_model_dir):
     config = make_run(tmp_path, tiny_model_dir, rounds=3, on_violation="stop")
     final = I.run_iterate(config, backend_factory=scripted_factory("round_01", []), judges=JUDGES)

@@ -220,7 +220,7 @@ def run_iterate(config: RunConfig, run_dir: str | Path | None = None, *, backend
     if not (paths["start_model"] / "config.json").exists():
         raise InputError("no stage-2 model; run `erpo dpo` first", file=paths["start_model"])
     ctx = _context(config, run_dir, paths, backend_factory, judges)
-    stale = remove_outputs_of_other_runs(paths["dir"], _run_fingerprint(config, paths, ctx["guard_rows"]), "round_*")
+    stale = remove_outputs_of_other_runs(paths["dir"], _run_fingerprint(config, paths, ctx), "round_*")
     if stale:
         print(f"{paths['dir']}: {len(stale)} round(s) from other settings, guard set or stage-2 model, removed")
     records = [_baseline(ctx, paths)]
@@ -260,12 +260,15 @@ def _write_round_logs(paths: dict, records: list[dict]) -> None:
     write_jsonl(paths["guard"], [{"round": r["round"], **r["guard"]} for r in records if r.get("guard")])
 
 
-def _run_fingerprint(config: RunConfig, paths: dict, guard_rows: list[dict]) -> str:
+def _run_fingerprint(config: RunConfig, paths: dict, ctx: dict) -> str:
     """What makes finished rounds reusable. More rounds extend a run (earlier rounds stay valid);
-    any other setting, another stage-2 model, other stage-1 data or another guard set starts it anew."""
+    any other setting, another stage-2 model, other stage-1 data, another guard set or a changed
+    judge starts it anew."""
+    from erpo.stages.pairs import judge_signatures
     return hash_obj({"iterate": config.iterate.model_dump(exclude={"rounds"}), "seed": config.seed,
                      "data": config.data, "dtype": config.dtype, "start": hash_path(paths["start_model"]),
-                     "stage1": hash_path(paths["sft_data"]), "guard": [r["id"] for r in guard_rows]})
+                     "stage1": hash_path(paths["sft_data"]), "guard": [r["id"] for r in ctx["guard_rows"]],
+                     "judges": judge_signatures(ctx["judges"])})
 
 
 def link_model(src: Path, dest: Path) -> Path:

@@ -186,6 +186,13 @@ def default_judges() -> dict[str, JudgeFn | None]:
     return judges
 
 
+def judge_signatures(judges: dict[str, JudgeFn | None]) -> dict[str, str]:
+    """Each judge's `judge_signature` (class, version, settings): part of what makes saved pairs
+    reusable, so pairs selected by an older judge are made again, as saved eval judgments are."""
+    from erpo.stages.evaluate import judge_signature
+    return {name: judge_signature(judge) for name, judge in sorted(judges.items()) if judge is not None}
+
+
 def score_candidates(candidates: list[dict], judges: dict[str, JudgeFn | None], count_tokens: Callable[[str], int],
                      rule: PairRule) -> list[dict]:
     """Attach `scores` (safe, useful, formatted, citation_ok, tokens, ...) to every candidate."""
@@ -417,7 +424,9 @@ def run_pairs(config: Any, run_dir: str | Path | None = None, *, backend: Any = 
     if not (paths["sft_model"] / "config.json").exists():
         raise InputError("no SFT model; run `erpo sft` first", file=paths["sft_model"])
     rows, negatives = preference_prompts(config, cfg, run_dir, cfg.max_prompts)
-    config_hash = hash_obj({"pairs": {k: getattr(cfg, k) for k in PAIR_FIELDS}, "seed": config.seed})
+    judges = judges or default_judges()
+    config_hash = hash_obj({"pairs": {k: getattr(cfg, k) for k in PAIR_FIELDS}, "seed": config.seed,
+                            "judges": judge_signatures(judges)})
     inputs_hash = hash_obj([hash_path(p) for p in (paths["sft_data"], paths["sft_model"])]
                            + ([hash_path(paths["negatives"])] if negatives else []))
     manifest = Manifest(run_dir)
@@ -428,7 +437,7 @@ def run_pairs(config: Any, run_dir: str | Path | None = None, *, backend: Any = 
         backend = get_backend(cfg.generation_backend, model=str(paths["sft_model"]), dtype=config.dtype,
                               batch_size=cfg.generation_batch_size)
     from erpo.models import load_tokenizer
-    _, stats = build_pairs(rows, paths["dir"], backend=backend, cfg=cfg, judges=judges or default_judges(),
+    _, stats = build_pairs(rows, paths["dir"], backend=backend, cfg=cfg, judges=judges,
                            count_tokens=token_counter(load_tokenizer(str(paths["sft_model"]))),
                            offline=offline_candidates(rows, negatives), seed=config.seed)
     print(f"pairs: {stats['pairs']} from {stats['prompts']} prompts; skipped {stats['skipped']}; "
