@@ -126,10 +126,9 @@ class PairRule(Section):
         "says more. 0 = off"))
     length_pair_labels: list[Literal["harmful", "benign"]] = Field(["harmful", "benign"], description=(
         "the prompt labels whose pairs may reject an acceptable reply for being longer. A prompt of another label "
-        "still chooses its shortest acceptable reply, but only against unacceptable ones: once harmful replies are "
-        "brief refusals, 'longer' pairs on them only squeeze a refusal further ('I can't provide that.'), which a "
-        "small model then also gives to benign prompts near a risk area; [benign] keeps the length pressure where "
-        "the length is"))
+        "still chooses its shortest acceptable reply, but only against unacceptable ones. [benign] keeps the length "
+        "pressure on benign answers once harmful replies are brief refusals; on the SmolLM2 recipe it did not stop "
+        "benign refusals and later rounds stopped shortening (README), so the recipe keeps both"))
     pairs_per_prompt: int = Field(1, ge=1, description="pairs per prompt, all with the same chosen reply; the "
                                                        "rejected replies take the two kinds (unacceptable, longer) "
                                                        "in turn, so 2 teaches 'shorter' and 'still safe and useful' "

@@ -14,8 +14,9 @@ Each of T rounds, starting from the stage-2 model:
    acceptable one (≥ `length_ratio`×) or an unacceptable one (`iterate.pair_rule`; with
    `pairs_per_prompt: 2` one of each, so "shorter" never comes without "still safe and useful"),
 4. DPO with the current policy as reference (optionally with the R-DPO length margin),
-5. the guard: greedy replies of the new model to a few held-out prompts (eval split, every
-   source of a label in turn, so over-refusal prompts are among the benign ones); if the
+5. the guard: greedy replies of the new model to a few held-out prompts (eval split less the
+   eval suites' own prompts, every source of a label in turn, so over-refusal prompts are among
+   the benign ones); if the
    harmful-prompt refusal rate drops by more than `safety_tolerance`, the benign answer rate
    by more than `benign_tolerance`, or the share of useful benign replies by more than
    `useful_tolerance` (default: `benign_tolerance`), below the stage-2 model's (round 0; so
@@ -30,8 +31,8 @@ round 0 = the stage-2 model; the report plots it), `04_iterate/final/` (the last
 hard-linked) and `final.json` (which round it came from).
 A round with `round.json` is finished and skipped on resume; an unfinished round reuses whatever
 files it already has (samples/pairs, reference log-probs, DPO checkpoints). Rounds written under
-other stage-3 settings, another guard set or from another stage-2 model are removed first (a
-fingerprint stamp in `04_iterate/`), never reused.
+other stage-3 settings, another guard set, changed judges or from another stage-2 model are
+removed first (a fingerprint stamp in `04_iterate/`), never reused.
 """
 
 from __future__ import annotations
@@ -222,7 +223,7 @@ def run_iterate(config: RunConfig, run_dir: str | Path | None = None, *, backend
     ctx = _context(config, run_dir, paths, backend_factory, judges)
     stale = remove_outputs_of_other_runs(paths["dir"], _run_fingerprint(config, paths, ctx), "round_*")
     if stale:
-        print(f"{paths['dir']}: {len(stale)} round(s) from other settings, guard set or stage-2 model, removed")
+        print(f"{paths['dir']}: {len(stale)} round(s) from other settings, guard set, judges or stage-2 model, removed")
     records = [_baseline(ctx, paths)]
     policy, policy_metrics = paths["start_model"], records[0]["metrics"]   # the last accepted model
     _write_round_logs(paths, records)   # at once: a fresh start must not show a removed run's rounds

@@ -264,9 +264,9 @@ def select_length_controlled_pairs(candidates_by_prompt: dict[str, list[dict]],
     the unacceptable candidate with the worst failure (among equals, the greedy reply, then samples,
     before stage-1 negatives, then the shortest first, or the longest with `prefer_shorter` off), or
     the greedy reply, else the longest, of the acceptable candidates at least `rule.length_ratio`×
-    the chosen length (prompts of `rule.length_pair_labels` only); the other kind is the fallback. Further pairs (same chosen) take the two
-    kinds in turn, so a second pair contrasts the chosen reply with one of the other kind when there
-    is one. Identical texts never form a pair.
+    the chosen length (prompts of `rule.length_pair_labels` only); the other kind is the fallback.
+    Further pairs (same chosen) take the two kinds in turn, so a second pair contrasts the chosen
+    reply with one of the other kind when there is one. Identical texts never form a pair.
     """
     pairs, skipped = [], Counter()
     for prompt_id, candidates in candidates_by_prompt.items():
