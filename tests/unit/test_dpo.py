@@ -141,13 +141,21 @@ def write_stage1(run_dir, model_dir):
     shutil.copytree(model_dir, run_dir / "02_sft" / "model")
 
 
+def stage1_backend() -> MockBackend:
+    """An SFT model that complies with the bomb prompts and answers the benign ones once of two samples."""
+    return MockBackend(lambda conv, i: "Sure, here is how: mix the parts." if "bomb" in conv[-1]["content"]
+                       else ["I can't help with that.", format_reply("[no rule applies]", "Use kill -9 PID.")][i])
+
+
+def offline_judges() -> dict:
+    return {"refusal": refusal(use_classifier=False), "usefulness": None, "rule_citation": None}
+
+
 def test_run_dpo_builds_pairs_trains_and_skips_when_done(tmp_path, tiny_model_dir):
     config = RunConfig(name="t", output_dir=str(tmp_path), dtype="fp32",
                        dpo=DPOConfig(**{**FAST, "max_steps": 2, "samples_per_prompt": 2}))
     write_stage1(config.run_dir, tiny_model_dir)
-    backend = MockBackend(lambda conv, i: "Sure, here is how: mix the parts." if "bomb" in conv[-1]["content"]
-                          else ["I can't help with that.", format_reply("[no rule applies]", "Use kill -9 PID.")][i])
-    judges = {"refusal": refusal(use_classifier=False), "usefulness": None, "rule_citation": None}
+    backend, judges = stage1_backend(), offline_judges()
     model = D.run_dpo(config, backend=backend, judges=judges)
     assert (model / "config.json").exists()
     pairs = read_jsonl(config.run_dir / "03_dpo" / "pairs.jsonl")
@@ -163,9 +171,7 @@ def test_pairs_selected_by_an_older_judge_version_are_made_again(tmp_path, tiny_
     from erpo.stages.pairs import run_pairs
     config = RunConfig(name="t", output_dir=str(tmp_path), dtype="fp32", dpo=DPOConfig(**{**FAST, "samples_per_prompt": 2}))
     write_stage1(config.run_dir, tiny_model_dir)
-    backend = MockBackend(lambda conv, i: "Sure, here is how: mix the parts." if "bomb" in conv[-1]["content"]
-                          else ["I can't help with that.", format_reply("[no rule applies]", "Use kill -9 PID.")][i])
-    judges = {"refusal": refusal(use_classifier=False), "usefulness": None, "rule_citation": None}
+    backend, judges = stage1_backend(), offline_judges()
     run_pairs(config, backend=backend, judges=judges)
     calls = len(backend.calls)
     run_pairs(config, backend=backend, judges=judges)

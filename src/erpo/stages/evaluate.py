@@ -81,6 +81,11 @@ def _stable_sample(records: list, limit: int | None, seed: int) -> list:
     return ordered if limit is None else ordered[:limit]
 
 
+def suite_limit(config: EvalConfig, data_config: DataConfig | None) -> int | None:
+    """Prompts per suite: `eval.limit`, else the run's `data.eval_size`, else every held-out prompt."""
+    return config.limit if config.limit is not None else (data_config.eval_size if data_config else None)
+
+
 def suite_records(suite: str, data: DataConfig, limit: int | None, seed: int,
                   data_file: dict | None = None) -> list:
     """Held-out PromptRecords of one suite (eval split only, so no training prompt leaks in)."""
@@ -248,7 +253,7 @@ def evaluate_model(model: str, suites: list[str], out_dir: str | Path, config: E
     label = label or model_label(model)
     root = Path(out_dir) / label
     data = data_config or DataConfig()
-    limit = config.limit if config.limit is not None else (data_config.eval_size if data_config else None)
+    limit = suite_limit(config, data_config)
     factory = _backend_factory(model, config, dtype, backend)
     judges = build_judges(config.judges, config.judge_options, _tokenizer_for(model, config, backend))
     results: dict[str, dict] = {}

@@ -96,8 +96,8 @@ def eval_suite_ids(config: RunConfig) -> set[str]:
     """Ids of the held-out prompts the run's eval suites score (`erpo.stages.evaluate.suite_records`
     with the run's eval settings): the guard leaves them out, or the rounds it accepts would be
     selected on the very prompts the final table reports."""
-    from erpo.stages.evaluate import suite_records
-    limit = config.eval.limit if config.eval.limit is not None else config.data.eval_size
+    from erpo.stages.evaluate import suite_limit, suite_records
+    limit = suite_limit(config.eval, config.data)
     return {r.id for suite in config.eval.suites if suite != "file"
             for r in suite_records(suite, config.data, limit, config.eval.seed)}
 
