@@ -279,3 +279,22 @@ def test_guard_prompts_leave_out_the_prompts_the_eval_suites_score(tmp_path):
     guard = I.held_out_prompts(path, 48, exclude=scored)
     assert len(guard) == 96 and not {r["id"] for r in guard} & scored
     assert {r["source"] for r in guard if r["label"] == "benign"} == {"benign-generated", "overrefusal"}
+
+
+def test_cut_answers_adds_the_cut_of_a_run_on_brief_answer_and_chooses_it(tmp_path, tiny_model_dir):
+    """The cut follows build_data's brief-answer limits (15 words, 3 sentences by default)."""
+    thought = ("Intent: Asked: “kill a process”. Risk area: none.\nRule check: [no rule applies].\n"
+               "Judgement: Safe to answer.\nPlan: answer briefly.")
+    opening = "Find the id with ps or pgrep, then run kill PID. If it ignores that, use kill -9 PID."
+    run_on = format_reply(thought, opening + " On Windows, open the task manager and end the task there. On macOS, "
+                          "Activity Monitor does the same. Both list every running process with its id.")
+
+    def factory(model_dir):
+        return MockBackend(lambda conv, i: REFUSE if "bomb" in conv[-1]["content"] else run_on)
+    config = make_run(tmp_path, tiny_model_dir, rounds=1, cut_answers=True)
+    I.run_iterate(config, backend_factory=factory, judges=JUDGES)
+    rd = config.run_dir / "04_iterate" / "round_01"
+    cuts = [s for s in read_jsonl(rd / "samples.jsonl") if s["source"] == "cut:sample"]
+    assert {c["id"] for c in cuts} == {"b0", "b1"} and all(c["cut_from"] == run_on for c in cuts)
+    benign = [p for p in read_jsonl(rd / "pairs.jsonl") if p["label"] == "benign"]
+    assert benign and all((p["chosen"], p["rejected"]) == (format_reply(thought, opening), run_on) for p in benign)

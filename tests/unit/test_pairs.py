@@ -353,3 +353,56 @@ def test_length_pairs_only_on_the_labels_named_in_length_pair_labels(tiny_tokeni
         by_prompt, PairRule(prefer="longer", pairs_per_prompt=2, length_pair_labels=["benign"]))
     assert [(p["id"], p["chosen"], p["rejected"], p["reason"]) for p in benign_only] == \
         [("h1", REFUSE, COMPLY, "unsafe"), ("b1", ANSWER, ANSWER_LONG, "longer")]
+
+
+BRIEF_THOUGHT = ("Intent: Asked: “kill a Python process”. Risk area: none.\nRule check: [no rule applies].\n"
+                 "Judgement: Safe to answer.\nPlan: answer briefly.")
+OPENING = "Find the id with ps or pgrep, then run kill PID. If it ignores that, use kill -9 PID."
+
+
+def opening_cut(prompt: str, answer: str) -> str:
+    from erpo.reasoning.answers import brief_answer
+    return brief_answer(answer, prompt=prompt)
+
+
+def test_cut_candidates_cut_brief_benign_answers_only_where_they_run_past_the_brief_cut():
+    run_on = format_reply(BRIEF_THOUGHT, OPENING + " On Windows, open the task manager. It lists every process.")
+    full_style = format_reply("The user asks how to stop a process. Risk area: none.\nRule check: [no rule applies].\n"
+                              "Judgement: It is safe to answer fully.\nPlan: give a complete, useful answer.",
+                              OPENING + " On Windows, open the task manager. It lists every process.")
+    already_brief = format_reply(BRIEF_THOUGHT, OPENING)
+    harmful = format_reply(BRIEF_THOUGHT.replace("none", "violent crime"), OPENING + " Then wire the timer. Done.")
+    cands = [P._candidate(BENIGN, text, source="sample", index=i)
+             for i, text in enumerate([run_on, full_style, already_brief, run_on])]
+    cands.append(P._candidate(HARMFUL, harmful, source="sample", index=0))
+    cuts = P.cut_candidates(cands, opening_cut)
+    # the run-on reply's cut is its own opening, which a sample already gave: nothing new to add
+    assert cuts == []
+    cuts = P.cut_candidates([c for c in cands if c["completion"] != already_brief], opening_cut)
+    assert [(c["id"], c["source"], c["index"]) for c in cuts] == [("b1", "cut:sample", 0)]   # once, not twice
+    assert cuts[0]["completion"] == already_brief and cuts[0]["cut_from"] == run_on
+    assert "scores" not in cuts[0] and "finish_reason" not in cuts[0]
+
+
+def test_a_looping_greedy_reply_is_rejected_against_its_own_cut(tmp_path):
+    """With `answer_cut`, the cut of the greedy reply is the shortest acceptable candidate: the
+    pair's two sides share the thought and the answer's opening and differ only where it stops."""
+    from erpo.config import IterateConfig
+    looping = format_reply(BRIEF_THOUGHT, OPENING + " kill it" * 40)
+
+    class Scripted(MockBackend):
+        def generate(self, conversations, params, *, progress=None):
+            self._script = (lambda conv, i: looping) if params.temperature == 0 else (
+                lambda conv, i: [ANSWER_LONG, OVER_CAUTIOUS][i % 2])
+            return super().generate(conversations, params, progress=progress)
+    cfg = IterateConfig(samples_per_prompt=2, sample_temperature=1.0, greedy_candidate=True,
+                        pair_rule=PairRule(prefer="longer", pairs_per_prompt=2))
+    judges = {"refusal": refusal(use_classifier=False), "usefulness": None, "rule_citation": None}
+    pairs, _ = P.build_pairs([BENIGN], tmp_path, backend=Scripted(lambda conv, i: ""), cfg=cfg, judges=judges,
+                             count_tokens=P.token_counter(None), answer_cut=opening_cut)
+    cut = format_reply(BRIEF_THOUGHT, OPENING)
+    assert [(p["chosen"], p["chosen_source"], p["rejected"], p["reason"]) for p in pairs] == [
+        (cut, "cut:greedy", ANSWER_LONG, "longer"), (cut, "cut:greedy", looping, "not_useful")]
+    without, _ = P.build_pairs([BENIGN], tmp_path / "plain", backend=Scripted(lambda conv, i: ""), cfg=cfg,
+                               judges=judges, count_tokens=P.token_counter(None))
+    assert [p["chosen"] for p in without] == [ANSWER_LONG, ANSWER_LONG]   # no cut: the long answer is chosen

@@ -5,7 +5,8 @@ Each of T rounds, starting from the stage-2 model:
 1. sample K replies per training prompt from the CURRENT policy (one batched call; with
    `brief_opened_samples`, that many of the K continue a reply opened in the brief style, so
    short replies exist even while the policy rarely starts one; with `greedy_candidate`, its
-   greedy reply joins them, the one the guard and the eval read); each round
+   greedy reply joins them, the one the guard and the eval read; with `cut_answers`, the brief
+   benign ones also enter cut where the brief plan says the answer should stop); each round
    takes its own `max_prompts` training prompts, harmful and benign in turn; with
    `include_negatives` the prompts' stage-1 negatives join the samples as candidates (with
    `brief_negatives`, also their brief-style twins, so short wrong replies are rejected too),
@@ -191,7 +192,8 @@ def run_round(t: int, policy: Path, policy_metrics: dict, ctx: dict, learning_ra
         offline = offline_candidates(rows, ctx["negatives"], targets=False) if cfg.include_negatives else []
         pairs, stats = build_pairs(rows, rd, backend=ctx["backend_factory"](policy), cfg=cfg,
                                    judges=ctx["judges"], count_tokens=ctx["count_tokens"], offline=offline,
-                                   seed=ctx["seed"] + t, candidates_name="samples.jsonl")
+                                   seed=ctx["seed"] + t, candidates_name="samples.jsonl",
+                                   answer_cut=ctx["answer_cut"])
     record = {"round": t, "policy_in": str(policy), "learning_rate": learning_rate, "pairs": stats}
     if not pairs:
         return {**record, "accepted": False, "stop": True, "reason": "no pairs (see pairs.stats.json)"}
@@ -302,7 +304,16 @@ def _context(config: RunConfig, run_dir: Path, paths: dict, backend_factory: Bac
             **_prompt_pool(config, run_dir),
             "guard_rows": held_out_prompts(paths["prompts"], cfg.guard_prompts, config.data, eval_suite_ids(config)),
             "backend_factory": backend_factory, "judges": judges or default_judges(),
+            "answer_cut": _answer_cut(config) if cfg.cut_answers else None,
             "count_tokens": token_counter(load_tokenizer(str(paths["start_model"])))}
+
+
+def _answer_cut(config: RunConfig) -> Callable[[str, str], str]:
+    """(prompt, answer) → the answer's opening, cut where stage 1 cut its brief targets."""
+    from erpo.reasoning.answers import brief_answer
+    bd = config.build_data
+    return lambda prompt, answer: brief_answer(answer, prompt=prompt, min_words=bd.brief_answer_min_words,
+                                               max_sentences=bd.brief_answer_sentences)
 
 
 def _prompt_pool(config: RunConfig, run_dir: Path) -> dict:

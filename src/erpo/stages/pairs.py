@@ -159,6 +159,37 @@ def sample_candidates(rows: Sequence[dict], backend: Any, params: Any, *, progre
     return out
 
 
+CUT_SOURCE = "cut:"   # a cut candidate's source is this prefix + the source of the reply it was cut from
+
+
+def cut_candidates(candidates: Sequence[dict], cut: Callable[[str, str], str]) -> list[dict]:
+    """For each benign candidate whose thought is in the brief style and whose answer runs past
+    `cut(prompt, answer)` (the reasoning module's brief cut): the same thought with the cut answer,
+    source `cut:<source>`, same index, `cut_from` = the candidate's completion. Each distinct text once.
+
+    Why: the model's own brief answers run on (and greedy ones loop to the token cap) past the few
+    sentences its brief plan promises; the cut is the reply it would have given had it stopped there,
+    so a pair of the two differs only in where the answer ends, not in whether it answers. Only brief
+    thoughts: after a full one the plan promises a complete answer, and a cut would contradict it.
+    """
+    from erpo.reasoning.format import format_reply
+    from erpo.reasoning.thoughts import is_brief_thought
+    seen = {(c["id"], c["completion"].strip()) for c in candidates}
+    out = []
+    for cand in candidates:
+        parsed = split_reply(cand["completion"])
+        if cand["label"] != "benign" or not parsed.has_format or not is_brief_thought(parsed.thought):
+            continue
+        short = cut(cand["prompt"], parsed.answer)
+        text = format_reply(parsed.thought, short)
+        if not short or len(short.split()) >= len(parsed.answer.split()) or (cand["id"], text) in seen:
+            continue
+        seen.add((cand["id"], text))
+        kept = {k: v for k, v in cand.items() if k not in ("scores", "finish_reason", "latency_s", "completion_tokens")}
+        out.append({**kept, "completion": text, "source": CUT_SOURCE + cand["source"], "cut_from": cand["completion"]})
+    return out
+
+
 def _candidate(row: dict, completion: str, *, source: str, index: int = 0, **extra: Any) -> dict:
     return {"id": row["id"], "prompt": row["prompt"], "conversation": prompt_conversation(row),
             "label": row["label"], "category": row.get("category"), "source": source, "index": index,
@@ -313,7 +344,7 @@ def _pairs_for_prompt(candidates: list[dict], rule: PairRule) -> tuple[list[dict
 
 
 def mass_rank(cand: dict) -> int:
-    """0 = the policy's greedy reply, 1 = a sample (or the SFT target), 2 = a stage-1 negative."""
+    """0 = the policy's greedy reply, 1 = a sample (or the SFT target, or a cut), 2 = a stage-1 negative."""
     return 0 if cand["source"] == "greedy" else 2 if cand["source"].startswith(NEGATIVE_SOURCE) else 1
 
 
@@ -379,8 +410,10 @@ def pair_stats(candidates: list[dict], pairs: list[dict], skipped: dict[str, int
 
 def build_pairs(rows: list[dict], out_dir: str | Path, *, backend: Any, cfg: Any, judges: dict[str, JudgeFn | None],
                 count_tokens: Callable[[str], int], offline: list[dict] | None = None, seed: int = 0,
-                candidates_name: str = "candidates.jsonl") -> tuple[list[dict], dict]:
-    """Sample K per prompt, add `offline` candidates, judge, select pairs and write the side files.
+                candidates_name: str = "candidates.jsonl",
+                answer_cut: Callable[[str, str], str] | None = None) -> tuple[list[dict], dict]:
+    """Sample K per prompt, add `offline` candidates (and, with `answer_cut`, the cuts of the brief
+    benign ones: `cut_candidates`), judge, select pairs and write the side files.
 
     `cfg` is a `DPOConfig`/`IterateConfig` (samples_per_prompt, sample_temperature, max_new_tokens,
     pair_rule; stage 3's brief_opened_samples and greedy_candidate). Returns (pairs, stats).
@@ -399,6 +432,8 @@ def build_pairs(rows: list[dict], out_dir: str | Path, *, backend: Any, cfg: Any
             candidates += sample_candidates(rows, backend, params, progress=progress, opener=opener,
                                             first_index=first_index, source=source)
         first_index += n
+    if answer_cut is not None:
+        candidates += cut_candidates(candidates, answer_cut)
     score_candidates(candidates, judges, count_tokens, cfg.pair_rule)
     pairs, skipped = select_length_controlled_pairs(group_by_prompt(candidates), cfg.pair_rule)
     stats = write_pair_files(out_dir, candidates, pairs, skipped, cfg.pair_rule, candidates_name=candidates_name)
