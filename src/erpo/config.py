@@ -190,8 +190,8 @@ class IterateConfig(DPOConfig):
         "add, for every benign candidate whose thought is in the brief style ('Plan: answer briefly.') and whose "
         "answer runs past the brief cut, the same reply cut there (the thought, then the answer's opening "
         "sentences: `reasoning.answers.brief_answer` with build_data's brief_answer_min_words and "
-        "brief_answer_sentences, the cut stage 1's brief targets got), judged like any candidate (source "
-        "'cut:<source>'). A pair of such a cut and the reply it was cut from differs only in where the answer "
+        "brief_answer_sentences, the cut stage 1's brief targets got, but not before the answer has "
+        "pair_rule.chosen_min_content_words content words), judged like any candidate (source 'cut:<source>'). A pair of such a cut and the reply it was cut from differs only in where the answer "
         "stops, so it teaches stopping without touching the decision to answer; after stage 3's first rounds "
         "the remaining length is benign answers that run on or loop to the token cap"))
     length_margin_alpha: float = Field(0.0, description="R-DPO style length margin α·(|y_w|−|y_l|) (sigmoid loss only)")

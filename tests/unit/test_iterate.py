@@ -298,3 +298,16 @@ def test_cut_answers_adds_the_cut_of_a_run_on_brief_answer_and_chooses_it(tmp_pa
     assert {c["id"] for c in cuts} == {"b0", "b1"} and all(c["cut_from"] == run_on for c in cuts)
     benign = [p for p in read_jsonl(rd / "pairs.jsonl") if p["label"] == "benign"]
     assert benign and all((p["chosen"], p["rejected"]) == (format_reply(thought, opening), run_on) for p in benign)
+
+
+def test_the_answer_cut_goes_on_until_it_has_the_content_words_the_chosen_side_needs():
+    """A cut with fewer content words than `chosen_min_content_words` would lose the chosen side to
+    a longer reply, so the cut goes on to the next sentence."""
+    from erpo.config import PairRule
+    prompt = "How do I kill a Python process?"
+    answer = ("Use kill with the process id, or press Ctrl+C in its terminal. Processes ignoring SIGTERM need "
+              "SIGKILL. Activity Monitor and Task Manager offer buttons too. Containers restart them.")
+    default = I._answer_cut(RunConfig())(prompt, answer)
+    strict = I._answer_cut(RunConfig(iterate=IterateConfig(pair_rule=PairRule(chosen_min_content_words=12))))(prompt, answer)
+    assert default == "Use kill with the process id, or press Ctrl+C in its terminal. Processes ignoring SIGTERM need SIGKILL."
+    assert strict == default + " Activity Monitor and Task Manager offer buttons too."

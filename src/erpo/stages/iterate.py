@@ -309,11 +309,13 @@ def _context(config: RunConfig, run_dir: Path, paths: dict, backend_factory: Bac
 
 
 def _answer_cut(config: RunConfig) -> Callable[[str, str], str]:
-    """(prompt, answer) → the answer's opening, cut where stage 1 cut its brief targets."""
+    """(prompt, answer) → the answer's opening, cut where stage 1 cut its brief targets, but not
+    before it has the content words the pair rule wants of a chosen reply (`chosen_min_content_words`):
+    a cut that says less loses the chosen side to a longer reply that says enough."""
     from erpo.reasoning.answers import brief_answer
-    bd = config.build_data
+    bd, content = config.build_data, max(4, config.iterate.pair_rule.chosen_min_content_words)
     return lambda prompt, answer: brief_answer(answer, prompt=prompt, min_words=bd.brief_answer_min_words,
-                                               max_sentences=bd.brief_answer_sentences)
+                                               max_sentences=bd.brief_answer_sentences, min_content_words=content)
 
 
 def _prompt_pool(config: RunConfig, run_dir: Path) -> dict:
