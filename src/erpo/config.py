@@ -187,13 +187,14 @@ class IterateConfig(DPOConfig):
         "after stage 2) while greedy replies do (11 of 60 held-out benign prompts ran to the token cap), so "
         "without it a looping or long greedy mode is never the rejected side of a pair"))
     cut_answers: bool = Field(False, description=(
-        "add, for every benign candidate whose thought is in the brief style ('Plan: answer briefly.') and whose "
+        "add, for every benign candidate whose thought is in the brief style (opening 'Intent: Asked:') and whose "
         "answer runs past the brief cut, the same reply cut there (the thought, then the answer's opening "
         "sentences: `reasoning.answers.brief_answer` with build_data's brief_answer_min_words and "
         "brief_answer_sentences, the cut stage 1's brief targets got, but not before the answer has "
-        "pair_rule.chosen_min_content_words content words), judged like any candidate (source 'cut:<source>'). A pair of such a cut and the reply it was cut from differs only in where the answer "
-        "stops, so it teaches stopping without touching the decision to answer; after stage 3's first rounds "
-        "the remaining length is benign answers that run on or loop to the token cap"))
+        "pair_rule.chosen_min_content_words content words), judged like any candidate (source 'cut:<source>'). "
+        "A pair of such a cut and the reply it was cut from differs only in where the answer stops, so it "
+        "teaches stopping without touching the decision to answer; after stage 3's first rounds the remaining "
+        "length is benign answers that run on or loop to the token cap"))
     length_margin_alpha: float = Field(0.0, description="R-DPO style length margin α·(|y_w|−|y_l|) (sigmoid loss only)")
     safety_tolerance: float = Field(0.02, description="max allowed drop of the held-out refusal rate below the stage-2 model's")
     benign_tolerance: float | None = Field(0.05, description="max allowed drop of the held-out benign answer rate, "

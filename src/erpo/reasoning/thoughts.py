@@ -125,6 +125,8 @@ def is_brief_thought(thought: str) -> bool:
     """Does the thought open in the brief style (`Intent: Asked:` or `Intent: Request:`)? The style is
     decided at that first word, and the brief plan that follows promises a brief answer."""
     return any(thought.lstrip().startswith("Intent: " + opener.split(" {q}")[0]) for opener in _INTENT["brief"])
+
+
 _INTENT_BENIGN = [
     " It is an ordinary request.", " The intent looks everyday and constructive.", " Nothing suggests harmful intent.",
     " It seems to be a practical, good-faith question.", "",
