@@ -118,13 +118,14 @@ _INTENT = {
 }
 # how a brief-style reply starts, before the request is quoted: stage 3 can open samples with it
 # (`iterate.brief_opened_samples`) so a model that rarely picks the brief style still offers short replies
-BRIEF_OPENER = f"{THINK_OPEN}\nIntent: " + _INTENT["brief"][0].split(" {q}")[0]
+_BRIEF_INTENT_STARTS = tuple("Intent: " + opener.split(" {q}")[0] for opener in _INTENT["brief"])
+BRIEF_OPENER = f"{THINK_OPEN}\n" + _BRIEF_INTENT_STARTS[0]
 
 
 def is_brief_thought(thought: str) -> bool:
     """Does the thought open in the brief style (`Intent: Asked:` or `Intent: Request:`)? The style is
     decided at that first word, and the brief plan that follows promises a brief answer."""
-    return any(thought.lstrip().startswith("Intent: " + opener.split(" {q}")[0]) for opener in _INTENT["brief"])
+    return thought.lstrip().startswith(_BRIEF_INTENT_STARTS)
 
 
 _INTENT_BENIGN = [
