@@ -195,6 +195,13 @@ class IterateConfig(DPOConfig):
         "A pair of such a cut and the reply it was cut from differs only in where the answer stops, so it "
         "teaches stopping without touching the decision to answer; after stage 3's first rounds the remaining "
         "length is benign answers that run on or loop to the token cap"))
+    early_stop_pairs: bool = Field(False, description=(
+        "add, for every benign candidate whose thought is in the brief style, the same reply with its answer cut "
+        "after the first sentence (source 'early_cut:<source>'), judged like any candidate but used only in one "
+        "more pair per prompt: the chosen reply against the early cut it goes on from, when that cut is not "
+        "acceptable or says less than pair_rule.chosen_min_content_words (reason 'early_stop'). With "
+        "cut_answers the model learns to stop, and also to stop after one sentence that only restates the "
+        "question; this pair says where not to stop"))
     length_margin_alpha: float = Field(0.0, description="R-DPO style length margin α·(|y_w|−|y_l|) (sigmoid loss only)")
     safety_tolerance: float = Field(0.02, description="max allowed drop of the held-out refusal rate below the stage-2 model's")
     benign_tolerance: float | None = Field(0.05, description="max allowed drop of the held-out benign answer rate, "

@@ -6,7 +6,7 @@ import json
 import shutil
 
 from erpo.artifacts import read_json, read_jsonl
-from erpo.config import IterateConfig, RunConfig
+from erpo.config import IterateConfig, PairRule, RunConfig
 from erpo.generation import MockBackend
 from erpo.judges.refusal import refusal
 from erpo.reasoning.format import format_reply
@@ -154,7 +154,6 @@ def test_guard_also_rolls_back_a_round_that_stops_answering_benign_prompts():
 def test_stage1_negatives_join_the_samples_and_give_each_prompt_a_second_pair(tmp_path, tiny_model_dir):
     """With `include_negatives` and two pairs per prompt, the short answer is preferred both to the
     long one and to the over-cautious negative: shorter, but never by refusing."""
-    from erpo.config import PairRule
     over_cautious = format_reply("[R01 Violent crime] applies.", "I can't help with that.")
     config = make_run(tmp_path, tiny_model_dir, rounds=1, max_prompts=4, include_negatives=True,
                       pair_rule=PairRule(prefer="longer", pairs_per_prompt=2))
@@ -281,29 +280,47 @@ def test_guard_prompts_leave_out_the_prompts_the_eval_suites_score(tmp_path):
     assert {r["source"] for r in guard if r["label"] == "benign"} == {"benign-generated", "overrefusal"}
 
 
+BRIEF_THOUGHT = ("Intent: Asked: “kill a process”. Risk area: none.\nRule check: [no rule applies].\n"
+                 "Judgement: Safe to answer.\nPlan: answer briefly.")
+OPENING = "Find the id with ps or pgrep, then run kill PID. If it ignores that, use kill -9 PID."
+RUN_ON = format_reply(BRIEF_THOUGHT, OPENING + " On Windows, open the task manager and end the task there. On macOS, "
+                      "Activity Monitor does the same. Both list every running process with its id.")
+
+
+def run_on_factory(model_dir):
+    """Refuses the harmful prompts, answers the benign ones with a brief thought and a run-on answer."""
+    return MockBackend(lambda conv, i: REFUSE if "bomb" in conv[-1]["content"] else RUN_ON)
+
+
 def test_cut_answers_adds_the_cut_of_a_run_on_brief_answer_and_chooses_it(tmp_path, tiny_model_dir):
     """The cut follows build_data's brief-answer limits (15 words, 3 sentences by default)."""
-    thought = ("Intent: Asked: “kill a process”. Risk area: none.\nRule check: [no rule applies].\n"
-               "Judgement: Safe to answer.\nPlan: answer briefly.")
-    opening = "Find the id with ps or pgrep, then run kill PID. If it ignores that, use kill -9 PID."
-    run_on = format_reply(thought, opening + " On Windows, open the task manager and end the task there. On macOS, "
-                          "Activity Monitor does the same. Both list every running process with its id.")
-
-    def factory(model_dir):
-        return MockBackend(lambda conv, i: REFUSE if "bomb" in conv[-1]["content"] else run_on)
     config = make_run(tmp_path, tiny_model_dir, rounds=1, cut_answers=True)
-    I.run_iterate(config, backend_factory=factory, judges=JUDGES)
+    I.run_iterate(config, backend_factory=run_on_factory, judges=JUDGES)
     rd = config.run_dir / "04_iterate" / "round_01"
     cuts = [s for s in read_jsonl(rd / "samples.jsonl") if s["source"] == "cut:sample"]
-    assert {c["id"] for c in cuts} == {"b0", "b1"} and all(c["cut_from"] == run_on for c in cuts)
+    assert {c["id"] for c in cuts} == {"b0", "b1"} and all(c["cut_from"] == RUN_ON for c in cuts)
     benign = [p for p in read_jsonl(rd / "pairs.jsonl") if p["label"] == "benign"]
-    assert benign and all((p["chosen"], p["rejected"]) == (format_reply(thought, opening), run_on) for p in benign)
+    assert benign and all((p["chosen"], p["rejected"]) == (format_reply(BRIEF_THOUGHT, OPENING), RUN_ON)
+                          for p in benign)
+
+
+def test_early_stop_pairs_reject_the_chosen_cut_stopped_after_its_first_sentence(tmp_path, tiny_model_dir):
+    """The first sentence names 3 things the prompt did not, the cut 5: with 5 wanted of a chosen
+    reply, each benign prompt gets one more pair, the cut against its own first sentence."""
+    config = make_run(tmp_path, tiny_model_dir, rounds=1, cut_answers=True, early_stop_pairs=True,
+                      pair_rule=PairRule(chosen_min_content_words=5))
+    I.run_iterate(config, backend_factory=run_on_factory, judges=JUDGES)
+    rd = config.run_dir / "04_iterate" / "round_01"
+    benign = [(p["id"], p["chosen"], p["rejected"], p["reason"]) for p in read_jsonl(rd / "pairs.jsonl")
+              if p["label"] == "benign"]
+    cut, first = format_reply(BRIEF_THOUGHT, OPENING), format_reply(BRIEF_THOUGHT, OPENING.split(". ")[0] + ".")
+    assert sorted(benign) == [(b, cut, rejected, reason) for b in ("b0", "b1")
+                              for rejected, reason in ((first, "early_stop"), (RUN_ON, "longer"))]
 
 
 def test_the_answer_cut_goes_on_until_it_has_the_content_words_the_chosen_side_needs():
     """A cut with fewer content words than `chosen_min_content_words` would lose the chosen side to
     a longer reply, so the cut goes on to the next sentence."""
-    from erpo.config import PairRule
     prompt = "How do I kill a Python process?"
     answer = ("Use kill with the process id, or press Ctrl+C in its terminal. Processes ignoring SIGTERM need "
               "SIGKILL. Activity Monitor and Task Manager offer buttons too. Containers restart them.")

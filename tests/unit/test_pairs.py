@@ -406,3 +406,35 @@ def test_a_looping_greedy_reply_is_rejected_against_its_own_cut(tmp_path):
     without, _ = P.build_pairs([BENIGN], tmp_path / "plain", backend=Scripted(lambda conv, i: ""), cfg=cfg,
                                judges=judges, count_tokens=P.token_counter(None))
     assert [p["chosen"] for p in without] == [ANSWER_LONG, ANSWER_LONG]   # no cut: the long answer is chosen
+
+
+def test_early_stop_pairs_reject_the_chosen_reply_cut_after_its_first_sentence(tmp_path):
+    """With `early_cut`, the chosen brief reply is also preferred to itself stopped after its first
+    sentence when that says too little; the early cut never displaces the other rejected replies,
+    and one that says enough is not rejected."""
+    from erpo.config import IterateConfig
+    chosen = format_reply(BRIEF_THOUGHT, OPENING)
+    early = format_reply(BRIEF_THOUGHT, OPENING.split(". ")[0] + ".")
+
+    class Scripted(MockBackend):
+        def generate(self, conversations, params, *, progress=None):
+            self._script = lambda conv, i: [chosen, ANSWER_LONG, OVER_CAUTIOUS][i % 3]
+            return super().generate(conversations, params, progress=progress)
+    judges = {"refusal": refusal(use_classifier=False), "usefulness": None, "rule_citation": None}
+
+    def pairs_with(min_content_words: int, early_cut=P.first_sentence, out: str = "a") -> list[tuple]:
+        cfg = IterateConfig(samples_per_prompt=3, sample_temperature=1.0, pair_rule=PairRule(
+            prefer="longer", pairs_per_prompt=2, chosen_min_content_words=min_content_words))
+        pairs, _ = P.build_pairs([BENIGN], tmp_path / out, backend=Scripted(lambda conv, i: ""), cfg=cfg,
+                                 judges=judges, count_tokens=P.token_counter(None), early_cut=early_cut)
+        return [(p["chosen"], p["rejected"], p["reason"]) for p in pairs]
+
+    assert pairs_with(5) == [(chosen, ANSWER_LONG, "longer"), (chosen, OVER_CAUTIOUS, "not_useful"),
+                             (chosen, early, "early_stop")]
+    samples = read_jsonl(tmp_path / "a" / "candidates.jsonl")
+    assert [(c["source"], c["completion"]) for c in samples if c["source"].startswith("early_cut:")] == \
+        [("early_cut:sample", early)]   # one, from the brief reply only: the long answer's thought is full
+    # the first sentence names 3 things the prompt did not, the whole answer 5; with 3 the first
+    # sentence alone says enough for the rule: stopping there is not wrong
+    assert pairs_with(3, out="b") == [(chosen, ANSWER_LONG, "longer"), (chosen, OVER_CAUTIOUS, "not_useful")]
+    assert pairs_with(5, early_cut=None, out="c") == pairs_with(3, out="d")

@@ -6,7 +6,8 @@ Each of T rounds, starting from the stage-2 model:
    `brief_opened_samples`, that many of the K continue a reply opened in the brief style, so
    short replies exist even while the policy rarely starts one; with `greedy_candidate`, its
    greedy reply joins them, the one the guard and the eval read; with `cut_answers`, the brief
-   benign ones also enter cut where the brief plan says the answer should stop); each round
+   benign ones also enter cut where the brief plan says the answer should stop, and with
+   `early_stop_pairs` cut after their first sentence, rejected where that says too little); each round
    takes its own `max_prompts` training prompts, harmful and benign in turn; with
    `include_negatives` the prompts' stage-1 negatives join the samples as candidates (with
    `brief_negatives`, also their brief-style twins, so short wrong replies are rejected too),
@@ -182,7 +183,7 @@ def run_round(t: int, policy: Path, policy_metrics: dict, ctx: dict, learning_ra
     """Sample → judge → pairs → DPO (at `learning_rate`) → guard for round `t`, starting from
     `policy` (whose guard metrics are `policy_metrics`); returns round.json."""
     from erpo.stages.dpo import train_dpo
-    from erpo.stages.pairs import balanced_subset, build_pairs, offline_candidates
+    from erpo.stages.pairs import balanced_subset, build_pairs, first_sentence, offline_candidates
     cfg, rd = ctx["cfg"], round_dir(ctx["run_dir"], t)
     if (rd / "pairs.jsonl").exists() and (rd / "samples.jsonl").exists():
         pairs = read_jsonl(rd / "pairs.jsonl")
@@ -193,7 +194,8 @@ def run_round(t: int, policy: Path, policy_metrics: dict, ctx: dict, learning_ra
         pairs, stats = build_pairs(rows, rd, backend=ctx["backend_factory"](policy), cfg=cfg,
                                    judges=ctx["judges"], count_tokens=ctx["count_tokens"], offline=offline,
                                    seed=ctx["seed"] + t, candidates_name="samples.jsonl",
-                                   answer_cut=ctx["answer_cut"])
+                                   answer_cut=ctx["answer_cut"],
+                                   early_cut=first_sentence if cfg.early_stop_pairs else None)
     record = {"round": t, "policy_in": str(policy), "learning_rate": learning_rate, "pairs": stats}
     if not pairs:
         return {**record, "accepted": False, "stop": True, "reason": "no pairs (see pairs.stats.json)"}

@@ -160,12 +160,16 @@ def sample_candidates(rows: Sequence[dict], backend: Any, params: Any, *, progre
 
 
 CUT_SOURCE = "cut:"   # a cut candidate's source is this prefix + the source of the reply it was cut from
+# an early cut (the answer's first sentence only) serves one pair only, see `_early_stop_rejected`
+EARLY_CUT_SOURCE = "early_cut:"
 
 
-def cut_candidates(candidates: Sequence[dict], cut: Callable[[str, str], str]) -> list[dict]:
+def cut_candidates(candidates: Sequence[dict], cut: Callable[[str, str], str], *,
+                   source_prefix: str = CUT_SOURCE) -> list[dict]:
     """For each benign candidate whose thought is in the brief style and whose answer runs past
     `cut(prompt, answer)` (the reasoning module's brief cut): the same thought with the cut answer,
-    source `cut:<source>`, same index, `cut_from` = the candidate's completion. Each distinct text once.
+    source `<source_prefix><source>` (`cut:sample`), same index, `cut_from` = the candidate's
+    completion. Each distinct text once, and none that is already a candidate.
 
     Why: the model's own brief answers run on (and greedy ones loop to the token cap) past the few
     sentences its brief plan promises; the cut is the reply it would have given had it stopped there,
@@ -186,8 +190,14 @@ def cut_candidates(candidates: Sequence[dict], cut: Callable[[str, str], str]) -
             continue
         seen.add((cand["id"], text))
         kept = {k: v for k, v in cand.items() if k not in ("scores", "finish_reason", "latency_s", "completion_tokens")}
-        out.append({**kept, "completion": text, "source": CUT_SOURCE + cand["source"], "cut_from": cand["completion"]})
+        out.append({**kept, "completion": text, "source": source_prefix + cand["source"], "cut_from": cand["completion"]})
     return out
+
+
+def first_sentence(prompt: str, answer: str) -> str:
+    """The early cut: the answer's first sentence (on past a lead-in such as "Here's how:")."""
+    from erpo.reasoning.answers import brief_answer
+    return brief_answer(answer, min_words=1, max_sentences=1)
 
 
 def _candidate(row: dict, completion: str, *, source: str, index: int = 0, **extra: Any) -> dict:
@@ -298,6 +308,10 @@ def select_length_controlled_pairs(candidates_by_prompt: dict[str, list[dict]],
     the chosen length (prompts of `rule.length_pair_labels` only); the other kind is the fallback.
     Further pairs (same chosen) take the two kinds in turn, so a second pair contrasts the chosen
     reply with one of the other kind when there is one. Identical texts never form a pair.
+
+    Early cuts (source `early_cut:…`, stage 3's `early_stop_pairs`) are never chosen nor one of
+    those rejected replies; one that the chosen reply goes on from, and that is unacceptable or
+    says less than `chosen_min_content_words`, is rejected in one more pair ("early_stop").
     """
     pairs, skipped = [], Counter()
     for prompt_id, candidates in candidates_by_prompt.items():
@@ -311,12 +325,12 @@ def select_length_controlled_pairs(candidates_by_prompt: dict[str, list[dict]],
 def _pairs_for_prompt(candidates: list[dict], rule: PairRule) -> tuple[list[dict], str]:
     def length(c: dict) -> int:
         return c["scores"][f"{rule.length_key}_tokens"]
-    def thin(c: dict) -> bool:   # an answer that says less than the chosen side should (benign prompts only)
-        return c["label"] == "benign" and c["scores"].get("content_words", 0) < rule.chosen_min_content_words
+    early = [c for c in candidates if c["source"].startswith(EARLY_CUT_SOURCE)]
+    candidates = [c for c in candidates if not c["source"].startswith(EARLY_CUT_SOURCE)]
     graded = [(c, failure(c["scores"], rule)) for c in candidates]
     prefer_citation = rule.citation == "prefer"
     acceptable = sorted((c for c, f in graded if f is None),   # stable: ties keep the sampling order
-                        key=lambda c: (prefer_citation and not c["scores"]["citation_ok"], thin(c),
+                        key=lambda c: (prefer_citation and not c["scores"]["citation_ok"], _thin(c, rule),
                                        length(c) if rule.prefer_shorter else 0))
     if not acceptable:
         return [], "no_acceptable"
@@ -340,7 +354,31 @@ def _pairs_for_prompt(candidates: list[dict], rule: PairRule) -> tuple[list[dict
     if not options:
         return [], "no_rejected" if others else "single_candidate"   # single = one distinct reply
     rejected = _distinct_texts(options)[:rule.pairs_per_prompt]
+    stopped_early = _early_stop_rejected(chosen, early, rule)
+    if stopped_early is not None:
+        rejected.append((stopped_early, "early_stop"))
     return [make_pair(chosen, c, reason) for c, reason in rejected], ""
+
+
+def _thin(cand: dict, rule: PairRule) -> bool:
+    """Does the answer say less than a chosen one should (benign prompts only)?"""
+    return cand["label"] == "benign" and cand["scores"].get("content_words", 0) < rule.chosen_min_content_words
+
+
+def _early_stop_rejected(chosen: dict, early_cuts: list[dict], rule: PairRule) -> dict | None:
+    """The early cut the chosen reply goes on from, if stopping there fails or says too little.
+
+    Why: when cuts teach a brief answer to stop, the model also learns to stop after its first
+    sentence, which often only restates the question; this pair shares the chosen reply's text up
+    to that point and differs only in stopping there, so it teaches "not yet" where the cut
+    teaches "now"."""
+    text = chosen["completion"].strip()
+    for cut in early_cuts:
+        shorter = cut["completion"].strip()
+        if shorter != text and text.startswith(shorter) and (failure(cut["scores"], rule) is not None
+                                                             or _thin(cut, rule)):
+            return cut
+    return None
 
 
 def mass_rank(cand: dict) -> int:
@@ -411,9 +449,11 @@ def pair_stats(candidates: list[dict], pairs: list[dict], skipped: dict[str, int
 def build_pairs(rows: list[dict], out_dir: str | Path, *, backend: Any, cfg: Any, judges: dict[str, JudgeFn | None],
                 count_tokens: Callable[[str], int], offline: list[dict] | None = None, seed: int = 0,
                 candidates_name: str = "candidates.jsonl",
-                answer_cut: Callable[[str, str], str] | None = None) -> tuple[list[dict], dict]:
+                answer_cut: Callable[[str, str], str] | None = None,
+                early_cut: Callable[[str, str], str] | None = None) -> tuple[list[dict], dict]:
     """Sample K per prompt, add `offline` candidates (and, with `answer_cut`, the cuts of the brief
-    benign ones: `cut_candidates`), judge, select pairs and write the side files.
+    benign ones: `cut_candidates`; with `early_cut`, their early cuts for the "early_stop" pairs),
+    judge, select pairs and write the side files.
 
     `cfg` is a `DPOConfig`/`IterateConfig` (samples_per_prompt, sample_temperature, max_new_tokens,
     pair_rule; stage 3's brief_opened_samples and greedy_candidate). Returns (pairs, stats).
@@ -434,6 +474,8 @@ def build_pairs(rows: list[dict], out_dir: str | Path, *, backend: Any, cfg: Any
         first_index += n
     if answer_cut is not None:
         candidates += cut_candidates(candidates, answer_cut)
+    if early_cut is not None:
+        candidates += cut_candidates(candidates, early_cut, source_prefix=EARLY_CUT_SOURCE)
     score_candidates(candidates, judges, count_tokens, cfg.pair_rule)
     pairs, skipped = select_length_controlled_pairs(group_by_prompt(candidates), cfg.pair_rule)
     stats = write_pair_files(out_dir, candidates, pairs, skipped, cfg.pair_rule, candidates_name=candidates_name)
