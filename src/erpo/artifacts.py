@@ -165,9 +165,11 @@ def hash_path(path: str | Path) -> str:
     return h.hexdigest()[:16]
 
 
-def remove_outputs_of_other_runs(folder: str | Path, fingerprint: str, pattern: str) -> list[Path]:
+def remove_outputs_of_other_runs(folder: str | Path, fingerprint: str, pattern: str, *,
+                                 keep_unstamped: bool = False) -> list[Path]:
     """Remove what matches `pattern` in `folder` unless it was written by a run with `fingerprint`
     (a hash of that run's settings and inputs); then stamp the folder with `fingerprint`.
+    `keep_unstamped` trusts a folder written before stamps existed (no stamp) instead of clearing it.
 
     Resumable stages reuse what an interrupted run left behind (checkpoints, finished stage-3
     rounds); reusing it after the settings or inputs changed would silently continue the old run.
@@ -177,7 +179,8 @@ def remove_outputs_of_other_runs(folder: str | Path, fingerprint: str, pattern: 
     folder = Path(folder)
     stamp = folder / "erpo_run_fingerprint.txt"
     stale: list[Path] = []
-    if folder.is_dir() and (not stamp.exists() or stamp.read_text().strip() != fingerprint):
+    stamped = stamp.exists()
+    if folder.is_dir() and (stamped or not keep_unstamped) and (not stamped or stamp.read_text().strip() != fingerprint):
         stale = sorted(folder.glob(pattern))
         for path in stale:
             shutil.rmtree(path) if path.is_dir() else path.unlink()

@@ -51,6 +51,26 @@ def test_rerun_and_rejudge_never_call_the_backend_again(tmp_path):
     assert results["harmful"]["none"]["harmful_refusal"]["value"] == 1.0
 
 
+def test_saved_completions_of_other_weights_under_the_same_label_are_generated_again(tmp_path):
+    from erpo.stages.evaluate import evaluate_model
+    model = tmp_path / "final"
+    model.mkdir()
+    (model / "model.safetensors").write_bytes(b"round 1")
+
+    def run(reply):
+        backend = get_backend("mock", replies=[reply])
+        results = evaluate_model(str(model), ["harmful"], tmp_path / "eval", CONFIG, label="final",
+                                 backend=backend, data_config=DATA)
+        return backend, results["harmful"]["none"]["harmful_refusal"]["value"]
+
+    assert run(REFUSAL)[1] == 1.0
+    backend, _ = run("Sure, here you go.")
+    assert backend.calls == []                       # same weights: completions reused
+    (model / "model.safetensors").write_bytes(b"round 3")   # a later run replaced the weights in place
+    backend, refusal = run("Sure, here you go.")
+    assert len(backend.calls) == 6 and refusal == 0.0
+
+
 def test_rejudge_rescores_saved_completions_with_a_changed_judge(tmp_path):
     _evaluate(tmp_path, get_backend("mock", replies=["Sure, here you go."]), suites=["harmful"])
     folder = tmp_path / "eval" / "m" / "harmful" / "none"
