@@ -52,6 +52,18 @@ def make_run(tmp_path, tiny_model_dir, **overrides) -> RunConfig:
     return config
 
 
+def test_a_resumed_run_finds_its_accepted_round_from_another_working_directory(tmp_path, tiny_model_dir, monkeypatch):
+    config = make_run(tmp_path, tiny_model_dir, rounds=1)
+    monkeypatch.chdir(tmp_path)   # the first run was given a relative output_dir
+    I.run_iterate(config.model_copy(update={"output_dir": "."}), backend_factory=scripted_factory(None, []), judges=JUDGES)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    final = I.run_iterate(config, backend_factory=scripted_factory(None, []), judges=JUDGES)
+    assert read_json(config.run_dir / "04_iterate" / "final.json")["source"] == str(
+        config.run_dir / "04_iterate" / "round_01" / "model")
+    assert (final / "config.json").exists()
+
+
 def test_rounds_write_files_resume_skips_done_rounds_and_guard_rolls_back(tmp_path, tiny_model_dir, monkeypatch):
     config = make_run(tmp_path, tiny_model_dir, rounds=1)
     seen: list = []

@@ -240,8 +240,8 @@ def run_iterate(config: RunConfig, run_dir: str | Path | None = None, *, backend
             record = run_round(t, policy, policy_metrics, ctx, round_learning_rate(cfg, records))
             write_json(done, record)
         records.append(record)
-        if record.get("accepted"):
-            policy, policy_metrics = Path(record["model"]), record["metrics"]
+        if record.get("accepted"):   # the round's own folder, not the saved path: that may be relative
+            policy, policy_metrics = round_dir(run_dir, t) / Path(record["model"]).name, record["metrics"]
         _write_round_logs(paths, records)
         if record.get("stop"):
             break
