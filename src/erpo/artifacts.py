@@ -179,8 +179,8 @@ def remove_outputs_of_other_runs(folder: str | Path, fingerprint: str, pattern: 
     folder = Path(folder)
     stamp = folder / "erpo_run_fingerprint.txt"
     stale: list[Path] = []
-    stamped = stamp.exists()
-    if folder.is_dir() and (stamped or not keep_unstamped) and (not stamped or stamp.read_text().strip() != fingerprint):
+    other_run = stamp.read_text().strip() != fingerprint if stamp.exists() else not keep_unstamped
+    if folder.is_dir() and other_run:
         stale = sorted(folder.glob(pattern))
         for path in stale:
             shutil.rmtree(path) if path.is_dir() else path.unlink()
