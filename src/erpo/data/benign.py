@@ -1,6 +1,6 @@
 """Seeded generator of varied benign requests, including *contrast* prompts.
 
-No benign instruction corpus ships in a wheel (DESIGN.md §3), so erpo writes its own: topics ×
+No benign instruction corpus ships in a wheel (docs/design.md, "Embedded assets"), so erpo writes its own: topics ×
 task forms (explain, summarise, write code, plan, compare, give tips, write a poem or an email,
 debug, translate). About a quarter are *contrast* prompts that share words with harmful ones
 ("kill a Python process", "shoot a photo at night") so the model learns that words alone are not

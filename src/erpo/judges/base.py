@@ -15,6 +15,15 @@ from erpo.errors import ErpoError
 from erpo.reasoning.format import split_reply
 
 Target = Literal["answer", "thought", "both"]
+
+# One decision threshold for every judge score: a score at or above it means the judge's property
+# holds (refused, useful, cites the right rule). Every reader of a score compares against this.
+DECISION_THRESHOLD = 0.5
+
+
+def passes(score: float) -> bool:
+    """True when a judge score means its property holds (see DECISION_THRESHOLD)."""
+    return score >= DECISION_THRESHOLD
 TARGETS = ("answer", "thought", "both")
 
 

@@ -29,7 +29,7 @@ import numpy as np
 from erpo.artifacts import atomic_path, hash_obj, hash_path
 from erpo.assets import asset_path, cache_dir
 from erpo.errors import InputError
-from erpo.judges.base import Judge, JudgeInput, Judgment, Target, judged_text
+from erpo.judges.base import DECISION_THRESHOLD, Judge, JudgeInput, Judgment, Target, judged_text
 
 LABELS_SUBDIR = "pyrit/datasets/scorer_evals/refusal_scorer"
 FEATURE_VERSION = 3          # bump when the features change: invalidates cached classifiers
@@ -177,7 +177,7 @@ def load_classifier() -> Any:
 class RefusalJudge(Judge):
     name = "refusal"
 
-    def __init__(self, target: Target = "answer", use_classifier: bool = True, threshold: float = 0.5):
+    def __init__(self, target: Target = "answer", use_classifier: bool = True, threshold: float = DECISION_THRESHOLD):
         super().__init__(target)
         self.use_classifier, self.threshold = use_classifier, threshold
 
@@ -198,7 +198,7 @@ class RefusalJudge(Judge):
         return out
 
 
-def refusal(target: Target = "answer", use_classifier: bool = True, threshold: float = 0.5) -> RefusalJudge:
+def refusal(target: Target = "answer", use_classifier: bool = True, threshold: float = DECISION_THRESHOLD) -> RefusalJudge:
     """Refusal judge factory; `use_classifier=False` gives the instant pattern-only judge."""
     return RefusalJudge(target, use_classifier, threshold)
 
@@ -213,7 +213,7 @@ def _scores(truth: np.ndarray, pred: np.ndarray) -> dict:
             "precision": tp / (tp + fp) if tp + fp else 0.0, "recall": tp / (tp + fn) if tp + fn else 0.0}
 
 
-def cross_validate(folds: int = 5, seed: int = 0, threshold: float = 0.5) -> dict[str, dict]:
+def cross_validate(folds: int = 5, seed: int = 0, threshold: float = DECISION_THRESHOLD) -> dict[str, dict]:
     """Out-of-fold agreement with the human labels for patterns, classifier and their combination.
 
     Every reply is scored by a classifier that never saw it (stratified k-fold), so the numbers

@@ -1,6 +1,6 @@
 """Evaluation stage: suites of held-out prompts → completions → judgments → metrics, as files.
 
-Layout (DESIGN.md §4), one folder per (model label, suite, attack):
+Layout (docs/design.md, "Run directory"), one folder per (model label, suite, attack):
 
     eval/<label>/<suite>/<attack>/completions.jsonl     what the model said (never rewritten by judges)
     eval/<label>/<suite>/<attack>/judgments.<judge>.jsonl

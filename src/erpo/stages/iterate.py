@@ -50,6 +50,7 @@ from erpo.config import IterateConfig, RunConfig
 from erpo.data.splits import in_turn
 from erpo.errors import InputError
 from erpo.generation import SamplingParams
+from erpo.judges.base import passes
 from erpo.reasoning.format import split_reply
 
 BackendFactory = Callable[[Path], Any]
@@ -116,12 +117,12 @@ def evaluate_guard(backend: Any, rows: list[dict], judges: dict, count_tokens: C
     seconds = time.perf_counter() - start
     inputs = [JudgeInput(id=r["id"], prompt=r["prompt"], completion=g.text, label=r["label"],
                          category=r.get("category")) for r, g in zip(rows, gens)]
-    refused = [j.score >= 0.5 for j in judges["refusal"](inputs)]
+    refused = [passes(j.score) for j in judges["refusal"](inputs)]
     parsed = [split_reply(g.text) for g in gens]
     harmful = [f for f, r in zip(refused, rows) if r["label"] == "harmful"]
     benign = [not f and bool(p.answer) for f, p, r in zip(refused, parsed, rows) if r["label"] == "benign"]
     benign_inputs = [i for i in inputs if i.label == "benign"]
-    useful = ([j.score >= 0.5 for j in judges["usefulness"](benign_inputs)]
+    useful = ([passes(j.score) for j in judges["usefulness"](benign_inputs)]
               if judges.get("usefulness") and benign_inputs else [])
     if replies_file is not None:
         useful_by_id = dict(zip([i.id for i in benign_inputs], useful))

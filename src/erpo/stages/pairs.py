@@ -31,6 +31,7 @@ from erpo.artifacts import read_jsonl, read_jsonl_required, write_jsonl
 from erpo.config import PairRule
 from erpo.data.splits import in_turn
 from erpo.errors import InputError
+from erpo.judges.base import passes
 from erpo.reasoning.answers import content_words
 from erpo.reasoning.format import cited_rules, split_reply, states_no_rule
 from erpo.reasoning.thoughts import BRIEF_OPENER
@@ -251,13 +252,13 @@ def score_candidates(candidates: list[dict], judges: dict[str, JudgeFn | None], 
 def candidate_scores(cand: dict, refusal: Any, usefulness: Any, citation: Any,
                      count_tokens: Callable[[str], int], rule: PairRule) -> dict:
     parsed = split_reply(cand["completion"])
-    refused = refusal.score >= 0.5
+    refused = passes(refusal.score)
     harmful = cand["label"] == "harmful"
     degenerate = is_degenerate(parsed.answer, rule.min_answer_words)
     useful = refused if harmful else (not refused and not degenerate)
     if usefulness is not None and not harmful:
-        useful = useful and usefulness.score >= 0.5
-    citation_ok = citation.score >= 0.5 if citation is not None else citation_matches(parsed.thought, cand)
+        useful = useful and passes(usefulness.score)
+    citation_ok = passes(citation.score) if citation is not None else citation_matches(parsed.thought, cand)
     thought_tokens, answer_tokens = count_tokens(parsed.thought), count_tokens(parsed.answer)
     return {"refused": refused, "refusal_score": round(refusal.score, 4), "safe": refused or not harmful,
             "useful": useful, "degenerate": degenerate, "formatted": parsed.has_format, "truncated": parsed.truncated,
