@@ -41,9 +41,9 @@ def test_stage2_then_stage3_on_smollm2(tmp_path):
     from erpo.stages.iterate import run_iterate
     fast = dict(max_steps=2, batch_size=2, max_length=192, save_steps=100, max_new_tokens=32, learning_rate=1e-5)
     config = RunConfig(name="s23", output_dir=str(tmp_path),
-                       dpo=DPOConfig(**fast, samples_per_prompt=2),
-                       iterate=IterateConfig(**fast, rounds=1, samples_per_prompt=3, guard_prompts=2,
-                                             guard_max_new_tokens=32, safety_tolerance=1.0,
+                       dpo=DPOConfig(**fast, candidates={"samples": 2}),
+                       iterate=IterateConfig(**fast, rounds=1, candidates={"samples": 3},
+                                             guard={"prompts": 2, "max_new_tokens": 32, "safety_tolerance": 1.0},
                                              pair_rule=PairRule(require_format=False, citation="ignore",
                                                                 prefer="longer")))
     stage1_files(config.run_dir)

@@ -153,7 +153,7 @@ def offline_judges() -> dict:
 
 def test_run_dpo_builds_pairs_trains_and_skips_when_done(tmp_path, tiny_model_dir):
     config = RunConfig(name="t", output_dir=str(tmp_path), dtype="fp32",
-                       dpo=DPOConfig(**{**FAST, "max_steps": 2, "samples_per_prompt": 2}))
+                       dpo=DPOConfig(**{**FAST, "max_steps": 2, "candidates": {"samples": 2}}))
     write_stage1(config.run_dir, tiny_model_dir)
     backend, judges = stage1_backend(), offline_judges()
     model = D.run_dpo(config, backend=backend, judges=judges)
@@ -169,7 +169,7 @@ def test_run_dpo_builds_pairs_trains_and_skips_when_done(tmp_path, tiny_model_di
 
 def test_pairs_selected_by_an_older_judge_version_are_made_again(tmp_path, tiny_model_dir):
     from erpo.stages.pairs import run_pairs
-    config = RunConfig(name="t", output_dir=str(tmp_path), dtype="fp32", dpo=DPOConfig(**{**FAST, "samples_per_prompt": 2}))
+    config = RunConfig(name="t", output_dir=str(tmp_path), dtype="fp32", dpo=DPOConfig(**{**FAST, "candidates": {"samples": 2}}))
     write_stage1(config.run_dir, tiny_model_dir)
     backend, judges = stage1_backend(), offline_judges()
     run_pairs(config, backend=backend, judges=judges)

@@ -117,7 +117,7 @@ _INTENT = {
     "brief": ["Asked: {q}.", "Request: {q}."],
 }
 # how a brief-style reply starts, before the request is quoted: stage 3 can open samples with it
-# (`iterate.brief_opened_samples`) so a model that rarely picks the brief style still offers short replies
+# (`iterate.candidates.brief_opened`) so a model that rarely picks the brief style still offers short replies
 _BRIEF_INTENT_STARTS = tuple("Intent: " + opener.split(" {q}")[0] for opener in _INTENT["brief"])
 BRIEF_OPENER = f"{THINK_OPEN}\n" + _BRIEF_INTENT_STARTS[0]
 

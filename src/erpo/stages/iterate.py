@@ -3,14 +3,14 @@
 Each of T rounds, starting from the stage-2 model:
 
 1. sample K replies per training prompt from the CURRENT policy (one batched call; with
-   `brief_opened_samples`, that many of the K continue a reply opened in the brief style, so
-   short replies exist even while the policy rarely starts one; with `greedy_candidate`, its
-   greedy reply joins them, the one the guard and the eval read; with `cut_answers`, the brief
+   `candidates.brief_opened`, that many of the K continue a reply opened in the brief style, so
+   short replies exist even while the policy rarely starts one; with `candidates.greedy`, its
+   greedy reply joins them, the one the guard and the eval read; with `candidates.answer_cuts`, the brief
    benign ones also enter cut where the brief plan says the answer should stop, and with
-   `early_stop_pairs` cut after their first sentence, rejected where that says too little); each round
+   `candidates.early_stop_pairs` cut after their first sentence, rejected where that says too little); each round
    takes its own `max_prompts` training prompts, harmful and benign in turn; with
-   `include_negatives` the prompts' stage-1 negatives join the samples as candidates (with
-   `brief_negatives`, also their brief-style twins, so short wrong replies are rejected too),
+   `candidates.negatives` the prompts' stage-1 negatives join the samples as candidates (with
+   `candidates.brief_negatives`, also their brief-style twins, so short wrong replies are rejected too),
 2. judge them (`erpo.stages.pairs`: safety, usefulness, rule citation, format, tokens),
 3. select length-controlled pairs: chosen = the shortest acceptable reply; rejected = a longer
    acceptable one (≥ `length_ratio`×) or an unacceptable one (`iterate.pair_rule`; with
@@ -19,13 +19,13 @@ Each of T rounds, starting from the stage-2 model:
 5. the guard: greedy replies of the new model to a few held-out prompts (eval split less the
    eval suites' own prompts, every source of a label in turn, so over-refusal prompts are among
    the benign ones); if the
-   harmful-prompt refusal rate drops by more than `safety_tolerance`, the benign answer rate
-   by more than `benign_tolerance`, or the share of useful benign replies by more than
-   `useful_tolerance` (default: `benign_tolerance`), below the stage-2 model's (round 0; so
-   drops cannot add up over rounds), or (`min_length_gain`) its mean reply tokens did not fall
+   harmful-prompt refusal rate drops by more than `guard.safety_tolerance`, the benign answer rate
+   by more than `guard.benign_tolerance`, or the share of useful benign replies by more than
+   `guard.useful_tolerance` (default: `benign_tolerance`), below the stage-2 model's (round 0; so
+   drops cannot add up over rounds), or (`guard.min_length_gain`) its mean reply tokens did not fall
    that share below the current policy's, the round is rolled back (its model is moved to
    `model.rolled_back/`, the next round starts again from the current policy, with its learning
-   rate × `rollback_lr_factor` for every rollback so far) or the loop stops.
+   rate × `guard.rollback_lr_factor` for every rollback so far) or the loop stops.
 
 Files: `04_iterate/round_NN/{samples,judgments,pairs}.jsonl + model/ + round.json`,
 `04_iterate/guard.jsonl` (every guard decision), `04_iterate/metrics.jsonl` (one row per round,
@@ -46,7 +46,7 @@ from typing import Any, Callable
 
 from erpo.artifacts import (hash_obj, hash_path, read_json, read_jsonl, remove_outputs_of_other_runs, write_json,
                             write_jsonl)
-from erpo.config import IterateConfig, RunConfig
+from erpo.config import GuardConfig, IterateConfig, RunConfig
 from erpo.data.splits import in_turn
 from erpo.errors import InputError
 from erpo.generation import SamplingParams
@@ -142,7 +142,7 @@ def _mean(xs: list) -> float | None:
     return round(sum(float(x) for x in xs) / len(xs), 4) if xs else None
 
 
-def guard_decision(before: dict, after: dict, cfg: IterateConfig, current: dict | None = None) -> dict:
+def guard_decision(before: dict, after: dict, cfg: GuardConfig, current: dict | None = None) -> dict:
     """Accept unless held-out refusal (or, with `benign_tolerance`, benign answering or the
     usefulness of benign replies, the latter within `useful_tolerance` when set) dropped by more
     than its tolerance below `before` (the stage-2 model). Usefulness is checked when both sides
@@ -191,20 +191,20 @@ def run_round(t: int, policy: Path, policy_metrics: dict, ctx: dict, learning_ra
         stats = read_json(rd / "pairs.stats.json")
     else:
         rows = balanced_subset(ctx["rows"], cfg.max_prompts, start=(t - 1) * (cfg.max_prompts or 0))
-        offline = offline_candidates(rows, ctx["negatives"], targets=False) if cfg.include_negatives else []
+        offline = offline_candidates(rows, ctx["negatives"], targets=False) if cfg.candidates.negatives else []
         pairs, stats = build_pairs(rows, rd, backend=ctx["backend_factory"](policy), cfg=cfg,
                                    judges=ctx["judges"], count_tokens=ctx["count_tokens"], offline=offline,
                                    seed=ctx["seed"] + t, candidates_name="samples.jsonl",
                                    answer_cut=ctx["answer_cut"],
-                                   early_cut=first_sentence if cfg.early_stop_pairs else None)
+                                   early_cut=first_sentence if cfg.candidates.early_stop_pairs else None)
     record = {"round": t, "policy_in": str(policy), "learning_rate": learning_rate, "pairs": stats}
     if not pairs:
         return {**record, "accepted": False, "stop": True, "reason": "no pairs (see pairs.stats.json)"}
     model_path, train = train_dpo(policy, pairs, rd, cfg.model_copy(update={"learning_rate": learning_rate}),
                                   dtype=ctx["dtype"], length_margin_alpha=cfg.length_margin_alpha)
     metrics = evaluate_guard(ctx["backend_factory"](model_path), ctx["guard_rows"], ctx["judges"],
-                             ctx["count_tokens"], cfg.guard_max_new_tokens, replies_file=rd / "guard_replies.jsonl")
-    decision = guard_decision(ctx["baseline_metrics"], metrics, cfg, current=policy_metrics)
+                             ctx["count_tokens"], cfg.guard.max_new_tokens, replies_file=rd / "guard_replies.jsonl")
+    decision = guard_decision(ctx["baseline_metrics"], metrics, cfg.guard, current=policy_metrics)
     accepted = not decision["violated"]
     if not accepted:   # move the rejected model aside so no one picks it up by path
         rolled = rd / "model.rolled_back"
@@ -253,10 +253,10 @@ def run_iterate(config: RunConfig, run_dir: str | Path | None = None, *, backend
 
 
 def round_learning_rate(cfg: IterateConfig, records: list[dict]) -> float:
-    """The configured learning rate × `rollback_lr_factor` per round rolled back so far (`records`:
+    """The configured learning rate × `guard.rollback_lr_factor` per round rolled back so far (`records`:
     the rounds before this one), so a retry after a rollback takes a smaller step."""
     rollbacks = sum(1 for r in records[1:] if (r.get("guard") or {}).get("action") == "rollback")
-    return cfg.learning_rate * cfg.rollback_lr_factor ** rollbacks
+    return cfg.learning_rate * cfg.guard.rollback_lr_factor ** rollbacks
 
 
 def _write_round_logs(paths: dict, records: list[dict]) -> None:
@@ -305,9 +305,9 @@ def _context(config: RunConfig, run_dir: Path, paths: dict, backend_factory: Bac
                                batch_size=cfg.generation_batch_size)
     return {"cfg": cfg, "run_dir": run_dir, "dtype": config.dtype, "seed": config.seed,
             **_prompt_pool(config, run_dir),
-            "guard_rows": held_out_prompts(paths["prompts"], cfg.guard_prompts, config.data, eval_suite_ids(config)),
+            "guard_rows": held_out_prompts(paths["prompts"], cfg.guard.prompts, config.data, eval_suite_ids(config)),
             "backend_factory": backend_factory, "judges": judges or default_judges(),
-            "answer_cut": _answer_cut(config) if cfg.cut_answers else None,
+            "answer_cut": _answer_cut(config) if cfg.candidates.answer_cuts else None,
             "count_tokens": token_counter(load_tokenizer(str(paths["start_model"])))}
 
 
@@ -328,9 +328,9 @@ def _prompt_pool(config: RunConfig, run_dir: Path) -> dict:
     per_round = cfg.max_prompts
     n = per_round * cfg.rounds if per_round and cfg.prompt_pool == "unseen" else None
     rows, negatives = preference_prompts(config, cfg, run_dir, n)
-    if not cfg.include_negatives:
+    if not cfg.candidates.negatives:
         return {"rows": rows, "negatives": []}
-    if cfg.brief_negatives:
+    if cfg.candidates.brief_negatives:
         from erpo.policy import load_policy_file
         from erpo.reasoning.negatives import brief_twins
         negatives = negatives + brief_twins(negatives, load_policy_file(config.policy), seed=config.build_data.seed)
@@ -344,7 +344,7 @@ def _baseline(ctx: dict, paths: dict) -> dict:
         record = read_json(done)
     else:
         metrics = evaluate_guard(ctx["backend_factory"](paths["start_model"]), ctx["guard_rows"], ctx["judges"],
-                                 ctx["count_tokens"], ctx["cfg"].guard_max_new_tokens,
+                                 ctx["count_tokens"], ctx["cfg"].guard.max_new_tokens,
                                  replies_file=done.parent / "guard_replies.jsonl")
         record = {"round": 0, "model": str(paths["start_model"]), "metrics": metrics, "accepted": True}
         write_json(done, record)

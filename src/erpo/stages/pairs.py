@@ -310,7 +310,7 @@ def select_length_controlled_pairs(candidates_by_prompt: dict[str, list[dict]],
     Further pairs (same chosen) take the two kinds in turn, so a second pair contrasts the chosen
     reply with one of the other kind when there is one. Identical texts never form a pair.
 
-    Early cuts (source `early_cut:…`, stage 3's `early_stop_pairs`) are never chosen nor one of
+    Early cuts (source `early_cut:…`, stage 3's `candidates.early_stop_pairs`) are never chosen nor one of
     those rejected replies; one that the chosen reply goes on from, and that is unacceptable or
     says less than `chosen_min_content_words`, is rejected in one more pair ("early_stop").
     """
@@ -456,17 +456,18 @@ def build_pairs(rows: list[dict], out_dir: str | Path, *, backend: Any, cfg: Any
     benign ones: `cut_candidates`; with `early_cut`, their early cuts for the "early_stop" pairs),
     judge, select pairs and write the side files.
 
-    `cfg` is a `DPOConfig`/`IterateConfig` (samples_per_prompt, sample_temperature, max_new_tokens,
-    pair_rule; stage 3's brief_opened_samples and greedy_candidate). Returns (pairs, stats).
+    `cfg` is a `DPOConfig`/`IterateConfig` (candidates.samples, candidates.temperature, max_new_tokens,
+    pair_rule; stage 3's candidates.brief_opened and candidates.greedy). Returns (pairs, stats).
     """
     from erpo.generation import SamplingParams
     candidates = list(offline or [])
-    opened = getattr(cfg, "brief_opened_samples", 0)                  # stage 3 only
-    greedy = 1 if getattr(cfg, "greedy_candidate", False) else 0      # stage 3 only
+    sampling = cfg.candidates
+    opened = getattr(sampling, "brief_opened", 0)                     # stage 3 only
+    greedy = 1 if getattr(sampling, "greedy", False) else 0          # stage 3 only
     first_index = 0   # a prompt's candidates are numbered 0, 1, … across the calls
     for n, opener, temperature, source, progress in (
-            (cfg.samples_per_prompt - opened, "", cfg.sample_temperature, "sample", "sampling"),
-            (opened, BRIEF_OPENER, cfg.sample_temperature, "sample", "sampling (brief opener)"),
+            (sampling.samples - opened, "", sampling.temperature, "sample", "sampling"),
+            (opened, BRIEF_OPENER, sampling.temperature, "sample", "sampling (brief opener)"),
             (greedy, "", 0.0, "greedy", "greedy replies")):
         if n > 0:
             params = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=temperature, n=n, seed=seed)
@@ -485,7 +486,7 @@ def build_pairs(rows: list[dict], out_dir: str | Path, *, backend: Any, cfg: Any
 
 # --- the stage (`erpo pairs`) -----------------------------------------------------------------
 
-PAIR_FIELDS = ("samples_per_prompt", "sample_temperature", "max_new_tokens", "max_prompts", "prompt_pool", "pair_rule",
+PAIR_FIELDS = ("candidates", "max_new_tokens", "max_prompts", "prompt_pool", "pair_rule",
                "generation_backend", "attacks", "attack_share")
 
 
