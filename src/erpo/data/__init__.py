@@ -7,7 +7,10 @@ Sources: `harmbench`, `advbench`, `donotanswer` (harmful), `overrefusal` (benign
 
 from __future__ import annotations
 
+from typing import Any, Iterable
+
 from erpo.data.records import PromptRecord
+from erpo.data.splits import assign_splits, deduplicate
 from erpo.registry import Registry
 
 DATASETS = Registry("dataset")
@@ -28,10 +31,17 @@ def load_source(name: str, **kwargs) -> list[PromptRecord]:
     return DATASETS.get(name)(**kwargs)
 
 
-def load_prompts(sources, *, eval_fraction: float = 0.3, seed: int = 0) -> list[PromptRecord]:
-    """Records of several sources, deduplicated, each with a deterministic train/eval split."""
-    from erpo.data.splits import load_prompts as _load_prompts
-    return _load_prompts(sources, eval_fraction=eval_fraction, seed=seed)
+def load_prompts(sources: Iterable[str | dict[str, Any]], *, eval_fraction: float = 0.3,
+                 seed: int = 0) -> list[PromptRecord]:
+    """Records of several sources (names, or dicts `{"name": ..., **kwargs}`), deduplicated across
+    them, each with a deterministic train/eval split (`erpo.data.splits`)."""
+    records: list[PromptRecord] = []
+    for spec in sources:
+        name, kwargs = (spec, {}) if isinstance(spec, str) else (spec["name"], {k: v for k, v in spec.items()
+                                                                                 if k != "name"})
+        records += load_source(name, **kwargs)
+    unique, _ = deduplicate(records)
+    return assign_splits(unique, eval_fraction=eval_fraction, seed=seed)
 
 
 __all__ = ["DATASETS", "OFFLINE_SOURCES", "PromptRecord", "load_prompts", "load_source"]
