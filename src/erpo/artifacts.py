@@ -15,9 +15,10 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 from erpo.errors import InputError
+from erpo.layout import RunLayout
 
 
 @contextlib.contextmanager
@@ -193,19 +194,21 @@ class Manifest:
     """`manifest.json` of a run: which stages finished, with their config and input hashes.
 
     A stage is *done* when its record exists and both hashes match the current ones; the pipeline
-    then skips it. Records are written atomically after the stage's outputs are in place.
+    (its one writer) then skips it. Records are written atomically after the stage's outputs are in place.
     """
 
     def __init__(self, run_dir: str | Path):
-        self.path = Path(run_dir) / "manifest.json"
+        self.path = RunLayout(run_dir).manifest
         self.data: dict = read_json(self.path) if self.path.exists() else {"stages": {}}
 
     def is_done(self, stage: str, config_hash: str, inputs_hash: str) -> bool:
         rec = self.data["stages"].get(stage)
         return bool(rec) and rec.get("config_hash") == config_hash and rec.get("inputs_hash") == inputs_hash
 
-    def record(self, stage: str, config_hash: str, inputs_hash: str, **extra: Any) -> None:
-        """Record `stage` as finished; details a stage wrote earlier (its own stats) are kept."""
+    def record(self, stage: str, config_hash: str, inputs_hash: str, *, order: Sequence[str] = (),
+               **extra: Any) -> None:
+        """Record `stage` as finished. With `order` (the pipeline's stage names) the records are kept
+        in that order, so readers list the stages as they run, whichever ran last."""
         self.reload()
         self.data["stages"][stage] = {
             **self.data["stages"].get(stage, {}),
@@ -214,10 +217,13 @@ class Manifest:
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
             **extra,
         }
+        if order:
+            rank = {name: i for i, name in enumerate(order)}
+            self.data["stages"] = dict(sorted(self.data["stages"].items(), key=lambda kv: rank.get(kv[0], len(rank))))
         write_json(self.path, self.data)
 
     def reload(self) -> None:
-        """Re-read the file: stage functions record their own details while a pipeline runs."""
+        """Re-read the file: another process (a stage verb, a second rank) may have recorded since."""
         if self.path.exists():
             self.data = read_json(self.path)
 

@@ -80,10 +80,9 @@ def test_rounds_write_files_resume_skips_done_rounds_and_guard_rolls_back(tmp_pa
     samples_mtime = (r1 / "samples.jsonl").stat().st_mtime_ns
 
     # resume with one more round: round 1 is skipped, round 2's model stops refusing → rolled back
-    from erpo.stages import dpo
     trained = []
-    real_train = dpo.train_dpo
-    monkeypatch.setattr(dpo, "train_dpo", lambda policy, *a, **k: trained.append(str(policy)) or real_train(policy, *a, **k))
+    real_train = I.train_dpo
+    monkeypatch.setattr(I, "train_dpo", lambda policy, *a, **k: trained.append(str(policy)) or real_train(policy, *a, **k))
     config.iterate.rounds = 2
     seen.clear()
     I.run_iterate(config, backend_factory=scripted_factory("round_02", seen), judges=JUDGES)
@@ -235,7 +234,6 @@ def test_a_fresh_start_clears_the_removed_runs_rows_from_the_round_logs(tmp_path
 def test_a_round_after_a_rollback_trains_at_the_reduced_learning_rate(tmp_path, tiny_model_dir, monkeypatch):
     """guard.rollback_lr_factor 0.5: round 2 is rolled back, so round 3 (and every later round) trains at
     half the rate; the rate each round used is in round.json and metrics.jsonl."""
-    from erpo.stages import dpo
     config = make_run(tmp_path, tiny_model_dir, rounds=3, guard={"rollback_lr_factor": 0.5})
     rates = []
 
@@ -243,7 +241,7 @@ def test_a_round_after_a_rollback_trains_at_the_reduced_learning_rate(tmp_path, 
         rates.append(cfg.learning_rate)
         shutil.copytree(policy, out_dir / "model", dirs_exist_ok=True)
         return out_dir / "model", {"last_loss": None}
-    monkeypatch.setattr(dpo, "train_dpo", copy_policy)
+    monkeypatch.setattr(I, "train_dpo", copy_policy)
     I.run_iterate(config, backend_factory=scripted_factory("round_02", []), judges=JUDGES)
     assert rates == [1e-4, 1e-4, 5e-5]
     metrics = read_jsonl(config.run_dir / "04_iterate" / "metrics.jsonl")

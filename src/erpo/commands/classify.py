@@ -40,8 +40,9 @@ def _classify(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from erpo.config import load_config
+    from erpo.layout import RunLayout
     from erpo.policy import load_policy_file
-    from erpo.stages.build_data import data_dir, report_classifier, risk_classifier_for, run_records
+    from erpo.stages.build_data import report_classifier, risk_classifier_for, run_records
     config = load_config(args.config, args.overrides)
     policy = load_policy_file(config.policy)
     records = run_records(config.data)
@@ -51,7 +52,7 @@ def _classify(args: argparse.Namespace) -> int:
         for prompt, (category, confidence) in zip(prompts, classifier.predict(prompts)):
             print(f"{category}\t{confidence:.2f}\t{prompt}")
         return 0
-    out = Path(args.out) if args.out else data_dir(config.run_dir)
+    out = Path(args.out) if args.out else RunLayout(config.run_dir).data_dir
     report_classifier(classifier, records, out / "classifier_report.json")
     print(f"wrote {out / 'classifier_report.json'}")
     return 0

@@ -21,18 +21,18 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Sequence
 
-from erpo.artifacts import Manifest, hash_obj, write_json, write_jsonl
+from erpo.artifacts import write_json, write_jsonl
 from erpo.config import RunConfig
+from erpo.data import load_prompts
 from erpo.errors import ErpoError
+from erpo.generation import get_backend
+from erpo.layout import RunLayout
+from erpo.policy import load_policy_file
+from erpo.reasoning.answers import brief_answer, safe_answer, teacher_answers
 from erpo.reasoning.classifier import NONE, evaluate_classifier, get_risk_classifier, print_report
 from erpo.reasoning.format import format_reply
+from erpo.reasoning.negatives import build_negatives
 from erpo.reasoning.thoughts import ThoughtRequest, get_thought_writer
-
-STAGE = "build_data"
-
-
-def data_dir(run_dir: str | Path) -> Path:
-    return Path(run_dir) / "01_data"
 
 
 def choose_train_prompts(records: Sequence[Any], label: str, n: int, seed: int | str) -> list[Any]:
@@ -57,7 +57,6 @@ def choose_train_prompts(records: Sequence[Any], label: str, n: int, seed: int |
 
 def make_teacher_backend(config: RunConfig) -> Any:
     """The teacher for benign answers and llm thoughts: by default the base policy itself."""
-    from erpo.generation import get_backend
     cfg = config.build_data
     kwargs: dict[str, Any] = {"model": cfg.teacher or config.model}
     if cfg.teacher_backend == "hf":
@@ -67,7 +66,6 @@ def make_teacher_backend(config: RunConfig) -> Any:
 
 def run_records(data: Any) -> list[Any]:
     """Every prompt of the run's sources (`config.data`), with its train/eval split."""
-    from erpo.data import load_prompts
     return load_prompts(data.harmful_sources + data.benign_sources, eval_fraction=data.eval_fraction, seed=data.seed)
 
 
@@ -102,7 +100,6 @@ def classify(classifier: Any, chosen: Sequence[Any]) -> list[dict]:
 def stage1_negatives(rows: Sequence[dict], policy: Any, config: RunConfig,
                      suspected_rules: dict[str, str] | None = None) -> list[dict]:
     """The negatives of `rows` with build-data's settings (`build_data.negatives_per_prompt`, seed)."""
-    from erpo.reasoning.negatives import build_negatives
     return build_negatives(rows, policy, per_prompt=config.build_data.negatives_per_prompt,
                            seed=config.build_data.seed, suspected_rules=suspected_rules)
 
@@ -117,7 +114,6 @@ def unseen_prompt_rows(config: RunConfig, seen_ids: set[str], n: int, *, records
     pairs there teach little about the prompts it gets wrong; on unseen prompts its own failures
     (a harmful prompt judged "Risk area: none", a benign one refused) become the rejected replies.
     """
-    from erpo.policy import load_policy_file
     policy = load_policy_file(config.policy)
     records = run_records(config.data) if records is None else records
     classifier = classifier or risk_classifier_for(config, policy, records)
@@ -141,7 +137,6 @@ def assign_styles(rows: list[dict], brief_share: float, seed: int) -> None:
 def write_answers(rows: list[dict], policy: Any, config: RunConfig, teacher: Any, stats: Counter) -> None:
     """Fill `answer` in place: safe answers for harmful rows, filtered teacher answers for benign ones
     (cut to their opening sentences for brief-style rows)."""
-    from erpo.reasoning.answers import brief_answer, safe_answer, teacher_answers
     for row in rows:
         if row["label"] == "harmful":
             row["answer"] = safe_answer(row["id"], row["prompt"], policy.get(row["category"]),
@@ -191,28 +186,26 @@ def report_classifier(classifier: Any, records: Sequence[Any], out: Path, limit:
 
 def build_stage1_data(config: RunConfig, run_dir: str | Path | None = None, *, records: Sequence[Any] | None = None,
                       teacher: Any = None, classifier: Any = None) -> dict:
-    """Write `01_data/` for stage 1 and return its statistics.
+    """Write `01_data/` for stage 1 and return its statistics (also in `01_data/stats.json`).
 
     `records` (PromptRecords with splits), `teacher` (a generation backend) and `classifier` may be
     injected (tests); by default they come from `config`.
     """
-    from erpo.policy import load_policy_file
-    run_dir = Path(run_dir or config.run_dir)
-    out = data_dir(run_dir)
+    layout = RunLayout(run_dir or config.run_dir)
     policy = load_policy_file(config.policy)
     records = run_records(config.data) if records is None else records
     teacher = teacher or make_teacher_backend(config)
     classifier = classifier or get_risk_classifier(config.build_data.classifier, policy, backend=teacher)
     fit_on_train_split(classifier, records, policy)
-    report = report_classifier(classifier, records, out / "classifier_report.json")
+    report = report_classifier(classifier, records, layout.classifier_report)
 
     chosen = (choose_train_prompts(records, "harmful", config.data.train_harmful, config.data.seed)
               + choose_train_prompts(records, "benign", config.data.train_benign, config.data.seed))
     if not chosen:
         raise ErpoError("no train-split prompts to build stage 1 data from; check data.harmful_sources/benign_sources")
-    write_jsonl(out / "prompts.jsonl", chosen)
+    write_jsonl(layout.prompts, chosen)
     rows = classify(classifier, chosen)
-    write_jsonl(out / "classified.jsonl", rows)
+    write_jsonl(layout.classified, rows)
 
     stats: Counter = Counter()
     assign_styles(rows, config.build_data.brief_share, config.build_data.seed)
@@ -221,11 +214,11 @@ def build_stage1_data(config: RunConfig, run_dir: str | Path | None = None, *, r
     write_thoughts(rows, policy, config, teacher, stats)
     rows = [r for r in rows if r["thought"]]
     sft = [sft_row(r) for r in rows]
-    write_jsonl(out / "sft.jsonl", sft)
+    write_jsonl(layout.sft_data, sft)
 
     suspected = dict(zip([r["id"] for r in rows], classifier.top_rule([r["prompt"] for r in rows]))) if rows else {}
     negatives = stage1_negatives(rows, policy, config, suspected)
-    write_jsonl(out / "negatives.jsonl", negatives)
+    write_jsonl(layout.negatives, negatives)
 
     result = {"prompts": len(chosen), "sft": len(sft),
               "sft_harmful": sum(r["label"] == "harmful" for r in sft),
@@ -235,9 +228,5 @@ def build_stage1_data(config: RunConfig, run_dir: str | Path | None = None, *, r
               "categories": dict(Counter(r["category"] for r in sft)),
               "classifier_harmful_vs_benign_accuracy": report["harmful_vs_benign_accuracy"],
               "classifier_category_accuracy": report["category_accuracy"], **stats}
-    write_json(out / "stats.json", result)
-    Manifest(run_dir).record(STAGE, hash_obj({"data": config.data, "build_data": config.build_data,
-                                              "model": config.model, "policy": config.policy}),
-                             hash_obj([r.id for r in chosen]), **{k: v for k, v in result.items()
-                                                                  if isinstance(v, (int, float))})
+    write_json(layout.data_stats, result)
     return result

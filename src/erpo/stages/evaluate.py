@@ -27,13 +27,21 @@ from typing import Any, Callable
 
 from erpo.artifacts import (hash_obj, hash_path, read_json, read_jsonl, remove_outputs_of_other_runs, write_json,
                             write_jsonl)
-from erpo.config import DataConfig, EvalConfig
+from erpo.attacks import get_attack
+from erpo.config import DataConfig, EvalConfig, RunConfig
+from erpo.data import load_prompts, load_source
 from erpo.errors import ErpoError
-from erpo.generation import SamplingParams, user_turn
+from erpo.generation import SamplingParams, get_backend, user_turn
+from erpo.judges import JudgeInput, get_judge
+from erpo.layout import RunLayout
+from erpo.metrics import load_model_metrics, suite_metrics, summarize_model
+from erpo.models import load_tokenizer
+from erpo.policy import load_policy_file
+from erpo.reasoning.classifier import get_risk_classifier
 from erpo.reasoning.format import split_reply
+from erpo.stages.build_data import classify, fit_on_train_split, run_records
 
 SUITES = ("harmful", "jailbreak", "overrefusal", "benign", "file")
-STAGE_MODEL_DIRS = {"sft": "02_sft/model", "dpo": "03_dpo/model", "final": "04_iterate/final"}
 
 
 # --- which model ------------------------------------------------------------------------------
@@ -53,14 +61,13 @@ def resolve_model(model: str) -> tuple[str, str]:
 
 
 def _stage_checkpoint(run_dir: Path, stage: str) -> Path:
-    match = re.fullmatch(r"(?:iter|round)_?(\d+)", stage)
-    rel = f"04_iterate/round_{int(match.group(1)):02d}/model" if match else STAGE_MODEL_DIRS.get(stage)
-    if rel is None:
+    folder = RunLayout(run_dir).stage_model(stage)
+    if folder is None:
         raise ErpoError(f"unknown stage {stage!r} in {run_dir}:{stage}; use sft, dpo, iter_NN or final")
-    for candidate in (run_dir / rel, run_dir / rel / "model"):
+    for candidate in (folder, folder / "model"):
         if (candidate / "config.json").exists():
             return candidate
-    raise ErpoError(f"{run_dir / rel}: no model there yet (has the {stage} stage finished?)")
+    raise ErpoError(f"{folder}: no model there yet (has the {stage} stage finished?)")
 
 
 def model_label(model: str) -> str:
@@ -92,7 +99,6 @@ def suite_limit(config: EvalConfig, data_config: DataConfig | None) -> int | Non
 def suite_records(suite: str, data: DataConfig, limit: int | None, seed: int,
                   data_file: dict | None = None) -> list:
     """Held-out PromptRecords of one suite (eval split only, so no training prompt leaks in)."""
-    from erpo.data import load_prompts, load_source
     if suite in ("harmful", "jailbreak"):
         records = [r for r in load_prompts(data.harmful_sources, eval_fraction=data.eval_fraction, seed=data.seed)
                    if r.split == "eval" and r.label == "harmful"]
@@ -115,7 +121,6 @@ def suite_records(suite: str, data: DataConfig, limit: int | None, seed: int,
 
 
 def _benign_eval(data: DataConfig) -> list:
-    from erpo.data import load_prompts
     return [r for r in load_prompts(["benign-generated"], eval_fraction=data.eval_fraction, seed=data.seed)
             if r.split == "eval"]
 
@@ -126,7 +131,6 @@ def suite_cases(suite: str, records: list, attacks: list[str], seed: int,
 
     `expected` maps a record id to the rule its reply should cite (default: the dataset category).
     """
-    from erpo.attacks import get_attack
     names = attacks if suite == "jailbreak" else ["none"]
     expected = expected or {}
     cases: dict[str, list[dict]] = {}
@@ -145,15 +149,11 @@ def expected_rules(records: list, reference: str, classifier: Callable[[], Any])
     harmful = [r for r in records if r.label == "harmful"]
     if reference == "dataset" or not harmful:
         return {r.id: r.category for r in records}
-    from erpo.stages.build_data import classify
     return {row["id"]: row["category"] for row in classify(classifier(), harmful)}
 
 
 def _fitted_risk_classifier(data: DataConfig, policy: Any) -> Any:
     """The embedding risk classifier on the run's train split (cached by its training data)."""
-    from erpo.policy import load_policy_file
-    from erpo.reasoning.classifier import get_risk_classifier
-    from erpo.stages.build_data import fit_on_train_split, run_records
     if not hasattr(policy, "rules"):   # a policy name or file
         policy = load_policy_file(policy or "default")
     return fit_on_train_split(get_risk_classifier("embedding", policy), run_records(data), policy)
@@ -196,7 +196,6 @@ def _completion_row(case: dict, gen: Any, amortised_s: float) -> dict:
 # --- judge and score --------------------------------------------------------------------------
 
 def build_judges(names: list[str], options: dict[str, dict], tokenizer: Any = None) -> dict[str, Any]:
-    from erpo.judges import get_judge
     judges = {}
     for name in names:
         kwargs = dict(options.get(name, {}))
@@ -217,7 +216,6 @@ def judge_folder(folder: Path, rows: list[dict], judges: dict[str, Any], *, reju
     """Apply every judge to saved completions (side files); reuse judgments that are up to date: same
     completions, and made by a judge of the same signature (else a changed judge would be shown
     with its old verdicts)."""
-    from erpo.judges import JudgeInput
     ids = [r["id"] for r in rows]
     out: dict[str, list[dict]] = {}
     for name, judge in judges.items():
@@ -252,7 +250,6 @@ def evaluate_model(model: str, suites: list[str], out_dir: str | Path, config: E
     `backend` may be a ready backend object (tests pass the mock); otherwise one is built from
     `config.backend` the first time a completion is missing, so re-judging never loads a model.
     """
-    from erpo.metrics import suite_metrics, summarize_model
     label = label or model_label(model)
     root = Path(out_dir) / label
     if not rejudge:   # re-judging reads saved completions only, whatever model the path now holds
@@ -307,7 +304,6 @@ def _with_expected_rules(rows: list[dict], expected: dict[str, str | None]) -> t
 
 def _merge_saved(root: Path, results: dict) -> dict:
     """Suites evaluated earlier for this label count in its summary too."""
-    from erpo.metrics import load_model_metrics
     merged = load_model_metrics(root)
     for suite, per_attack in results.items():
         merged.setdefault(suite, {}).update(per_attack)
@@ -320,7 +316,6 @@ def _backend_factory(model: str, config: EvalConfig, dtype: str, backend: Any) -
 
     def factory() -> Any:
         if not built:
-            from erpo.generation import get_backend
             kind, target = resolve_model(model)
             name = "openai" if kind == "openai" else config.backend
             kwargs: dict[str, Any] = {"model": target}
@@ -340,7 +335,6 @@ def _tokenizer_for(model: str, config: EvalConfig, backend: Any) -> Any:
     kind, target = resolve_model(model)
     if kind == "openai" or config.backend not in ("hf", "vllm"):
         return None
-    from erpo.models import load_tokenizer
     try:
         return load_tokenizer(target)
     except (ErpoError, OSError, ValueError):
@@ -353,3 +347,25 @@ def read_completions(folder: str | Path) -> list[dict]:
 
 def read_metrics(folder: str | Path) -> dict:
     return read_json(Path(folder) / "metrics.json")
+
+
+# --- the pipeline's eval stage ----------------------------------------------------------------
+
+def run_checkpoints(config: RunConfig, run_dir: str | Path) -> dict[str, str]:
+    """Every model the run produced, in stage order, labelled for evaluation: base, sft, dpo, iter_NN."""
+    layout = RunLayout(run_dir)
+    models = {"base": config.model}
+    for label, folder in (("sft", layout.sft_model), ("dpo", layout.dpo_model)):
+        if (folder / "config.json").exists():
+            models[label] = str(folder)
+    for round_dir in layout.rounds():
+        if (round_dir.model / "config.json").exists():
+            models[f"iter_{round_dir.path.name.split('_')[-1]}"] = str(round_dir.model)
+    return models
+
+
+def evaluate_run(config: RunConfig, run_dir: str | Path) -> None:
+    """The eval stage: every checkpoint of the run on the configured suites, into `<run>/eval/`."""
+    for label, model in run_checkpoints(config, run_dir).items():
+        evaluate_model(model, config.eval.suites, RunLayout(run_dir).eval_dir, config.eval, label=label,
+                       dtype=config.dtype, data_config=config.data, policy=config.policy)

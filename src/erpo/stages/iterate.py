@@ -39,32 +39,32 @@ removed first (a fingerprint stamp in `04_iterate/`), never reused.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable
 
-from erpo.artifacts import (hash_obj, hash_path, read_json, read_jsonl, remove_outputs_of_other_runs, write_json,
-                            write_jsonl)
+from erpo.artifacts import (atomic_dir, hash_obj, hash_path, read_json, read_jsonl, remove_outputs_of_other_runs,
+                            write_json, write_jsonl)
 from erpo.config import GuardConfig, IterateConfig, RunConfig
+from erpo.data import load_prompts
 from erpo.data.splits import in_turn
 from erpo.errors import InputError
-from erpo.generation import SamplingParams
-from erpo.judges.base import passes
+from erpo.generation import SamplingParams, get_backend
+from erpo.judges.base import JudgeInput, passes
+from erpo.layout import ROUND_PATTERN, RunLayout
+from erpo.models import load_tokenizer
+from erpo.policy import load_policy_file
+from erpo.reasoning.answers import brief_answer
 from erpo.reasoning.format import split_reply
+from erpo.reasoning.negatives import brief_twins
+from erpo.stages.dpo import train_dpo
+from erpo.stages.evaluate import suite_limit, suite_records
+from erpo.stages.pairs import (balanced_subset, build_pairs, default_judges, first_sentence, judge_signatures,
+                               offline_candidates, preference_prompts, token_counter)
 
 BackendFactory = Callable[[Path], Any]
-
-
-def iterate_paths(run_dir: str | Path) -> dict[str, Path]:
-    run_dir, out = Path(run_dir), Path(run_dir) / "04_iterate"
-    return {"sft_data": run_dir / "01_data" / "sft.jsonl", "prompts": run_dir / "01_data" / "prompts.jsonl",
-            "start_model": run_dir / "03_dpo" / "model", "dir": out, "guard": out / "guard.jsonl",
-            "metrics": out / "metrics.jsonl", "final": out / "final.json"}
-
-
-def round_dir(run_dir: str | Path, t: int) -> Path:
-    return Path(run_dir) / "04_iterate" / f"round_{t:02d}"
 
 
 # --- the guard --------------------------------------------------------------------------------
@@ -83,7 +83,6 @@ def held_out_prompts(path: str | Path, per_label: int, data: Any = None, exclude
     path = Path(path)
     rows = [r for r in read_jsonl(path) if r.get("split") == "eval"] if path.exists() else []
     if not rows and data is not None:
-        from erpo.data import load_prompts
         sources = list(data.harmful_sources) + list(data.benign_sources)
         rows = [r.model_dump() for r in load_prompts(sources, eval_fraction=data.eval_fraction, seed=data.seed)
                 if r.split == "eval" and not r.meta.get("contrast")]
@@ -99,7 +98,6 @@ def eval_suite_ids(config: RunConfig) -> set[str]:
     """Ids of the held-out prompts the run's eval suites score (`erpo.stages.evaluate.suite_records`
     with the run's eval settings): the guard leaves them out, or the rounds it accepts would be
     selected on the very prompts the final table reports."""
-    from erpo.stages.evaluate import suite_limit, suite_records
     limit = suite_limit(config.eval, config.data)
     return {r.id for suite in config.eval.suites if suite != "file"
             for r in suite_records(suite, config.data, limit, config.eval.seed)}
@@ -110,7 +108,6 @@ def evaluate_guard(backend: Any, rows: list[dict], judges: dict, count_tokens: C
     """Greedy replies to held-out prompts → refusal rate, benign answer rate, tokens, latency.
 
     `replies_file` keeps every reply with its verdicts, so a rolled-back round can be read, not guessed."""
-    from erpo.judges.base import JudgeInput
     convs = [[{"role": "user", "content": r["prompt"]}] for r in rows]
     start = time.perf_counter()
     gens = [g[0] for g in backend.generate(convs, SamplingParams(max_new_tokens=max_new_tokens), progress="guard")]
@@ -183,31 +180,29 @@ def _length_gained(current: dict | None, after: dict, min_gain: float | None) ->
 def run_round(t: int, policy: Path, policy_metrics: dict, ctx: dict, learning_rate: float) -> dict:
     """Sample → judge → pairs → DPO (at `learning_rate`) → guard for round `t`, starting from
     `policy` (whose guard metrics are `policy_metrics`); returns round.json."""
-    from erpo.stages.dpo import train_dpo
-    from erpo.stages.pairs import balanced_subset, build_pairs, first_sentence, offline_candidates
-    cfg, rd = ctx["cfg"], round_dir(ctx["run_dir"], t)
-    if (rd / "pairs.jsonl").exists() and (rd / "samples.jsonl").exists():
-        pairs = read_jsonl(rd / "pairs.jsonl")
-        stats = read_json(rd / "pairs.stats.json")
+    cfg, rd = ctx["cfg"], ctx["layout"].round(t)
+    if rd.pairs.exists() and rd.samples.exists():
+        pairs = read_jsonl(rd.pairs)
+        stats = read_json(rd.pairs_stats)
     else:
         rows = balanced_subset(ctx["rows"], cfg.max_prompts, start=(t - 1) * (cfg.max_prompts or 0))
         offline = offline_candidates(rows, ctx["negatives"], targets=False) if cfg.candidates.negatives else []
-        pairs, stats = build_pairs(rows, rd, backend=ctx["backend_factory"](policy), cfg=cfg,
+        pairs, stats = build_pairs(rows, rd.path, backend=ctx["backend_factory"](policy), cfg=cfg,
                                    judges=ctx["judges"], count_tokens=ctx["count_tokens"], offline=offline,
-                                   seed=ctx["seed"] + t, candidates_name="samples.jsonl",
+                                   seed=ctx["seed"] + t, candidates_name=rd.candidates_name,
                                    answer_cut=ctx["answer_cut"],
                                    early_cut=first_sentence if cfg.candidates.early_stop_pairs else None)
     record = {"round": t, "policy_in": str(policy), "learning_rate": learning_rate, "pairs": stats}
     if not pairs:
         return {**record, "accepted": False, "stop": True, "reason": "no pairs (see pairs.stats.json)"}
-    model_path, train = train_dpo(policy, pairs, rd, cfg.model_copy(update={"learning_rate": learning_rate}),
+    model_path, train = train_dpo(policy, pairs, rd.path, cfg.model_copy(update={"learning_rate": learning_rate}),
                                   dtype=ctx["dtype"], length_margin_alpha=cfg.length_margin_alpha)
     metrics = evaluate_guard(ctx["backend_factory"](model_path), ctx["guard_rows"], ctx["judges"],
-                             ctx["count_tokens"], cfg.guard.max_new_tokens, replies_file=rd / "guard_replies.jsonl")
+                             ctx["count_tokens"], cfg.guard.max_new_tokens, replies_file=rd.guard_replies)
     decision = guard_decision(ctx["baseline_metrics"], metrics, cfg.guard, current=policy_metrics)
     accepted = not decision["violated"]
     if not accepted:   # move the rejected model aside so no one picks it up by path
-        rolled = rd / "model.rolled_back"
+        rolled = rd.rolled_back
         if rolled.exists():
             shutil.rmtree(rolled)
         model_path.rename(rolled)
@@ -221,19 +216,19 @@ def run_round(t: int, policy: Path, policy_metrics: dict, ctx: dict, learning_ra
 def run_iterate(config: RunConfig, run_dir: str | Path | None = None, *, backend_factory: BackendFactory | None = None,
                 judges: dict | None = None) -> Path:
     """Stage 3: T rounds from `03_dpo/model`; returns `04_iterate/final` (the last accepted model)."""
-    run_dir = Path(run_dir or config.run_dir)
-    paths, cfg = iterate_paths(run_dir), config.iterate
-    if not (paths["start_model"] / "config.json").exists():
-        raise InputError("no stage-2 model; run `erpo dpo` first", file=paths["start_model"])
-    ctx = _context(config, run_dir, paths, backend_factory, judges)
-    stale = remove_outputs_of_other_runs(paths["dir"], _run_fingerprint(config, paths, ctx), "round_*")
+    layout, cfg = RunLayout(run_dir or config.run_dir), config.iterate
+    if not (layout.dpo_model / "config.json").exists():
+        raise InputError("no stage-2 model; run `erpo dpo` first", file=layout.dpo_model)
+    ctx = _context(config, layout, backend_factory, judges)
+    stale = remove_outputs_of_other_runs(layout.iterate_dir, _run_fingerprint(config, layout, ctx), ROUND_PATTERN)
     if stale:
-        print(f"{paths['dir']}: {len(stale)} round(s) from other settings, guard set, judges or stage-2 model, removed")
-    records = [_baseline(ctx, paths)]
-    policy, policy_metrics = paths["start_model"], records[0]["metrics"]   # the last accepted model
-    _write_round_logs(paths, records)   # at once: a fresh start must not show a removed run's rounds
+        print(f"{layout.iterate_dir}: {len(stale)} round(s) from other settings, guard set, judges or stage-2 model, "
+              "removed")
+    records = [_baseline(ctx, layout)]
+    policy, policy_metrics = layout.dpo_model, records[0]["metrics"]   # the last accepted model
+    _write_round_logs(layout, records)   # at once: a fresh start must not show a removed run's rounds
     for t in range(1, cfg.rounds + 1):
-        done = round_dir(run_dir, t) / "round.json"
+        done = layout.round(t).record
         if done.exists():
             record = read_json(done)
             print(f"round {t}: already finished, skipped")
@@ -242,12 +237,12 @@ def run_iterate(config: RunConfig, run_dir: str | Path | None = None, *, backend
             write_json(done, record)
         records.append(record)
         if record.get("accepted"):   # the round's own folder, not the saved path: that may be relative
-            policy, policy_metrics = round_dir(run_dir, t) / Path(record["model"]).name, record["metrics"]
-        _write_round_logs(paths, records)
+            policy, policy_metrics = layout.round(t).path / Path(record["model"]).name, record["metrics"]
+        _write_round_logs(layout, records)
         if record.get("stop"):
             break
-    final = link_model(policy, paths["dir"] / "final")
-    write_json(paths["final"], {"model": str(final), "source": str(policy), "rounds": [r["round"] for r in records[1:]],
+    final = link_model(policy, layout.final_model)
+    write_json(layout.final_record, {"model": str(final), "source": str(policy), "rounds": [r["round"] for r in records[1:]],
                                 "accepted": [r["round"] for r in records[1:] if r.get("accepted")]})
     return final
 
@@ -259,29 +254,25 @@ def round_learning_rate(cfg: IterateConfig, records: list[dict]) -> float:
     return cfg.learning_rate * cfg.guard.rollback_lr_factor ** rollbacks
 
 
-def _write_round_logs(paths: dict, records: list[dict]) -> None:
+def _write_round_logs(layout: RunLayout, records: list[dict]) -> None:
     """metrics.jsonl and guard.jsonl, rewritten from the round records each time, so a kill never
     leaves a row missing or doubled."""
-    write_jsonl(paths["metrics"], [_metrics_row(r) for r in records])
-    write_jsonl(paths["guard"], [{"round": r["round"], **r["guard"]} for r in records if r.get("guard")])
+    write_jsonl(layout.iterate_metrics, [_metrics_row(r) for r in records])
+    write_jsonl(layout.guard_log, [{"round": r["round"], **r["guard"]} for r in records if r.get("guard")])
 
 
-def _run_fingerprint(config: RunConfig, paths: dict, ctx: dict) -> str:
+def _run_fingerprint(config: RunConfig, layout: RunLayout, ctx: dict) -> str:
     """What makes finished rounds reusable. More rounds extend a run (earlier rounds stay valid);
     any other setting, another stage-2 model, other stage-1 data, another guard set or a changed
     judge starts it anew."""
-    from erpo.stages.pairs import judge_signatures
     return hash_obj({"iterate": config.iterate.model_dump(exclude={"rounds"}), "seed": config.seed,
-                     "data": config.data, "dtype": config.dtype, "start": hash_path(paths["start_model"]),
-                     "stage1": hash_path(paths["sft_data"]), "guard": [r["id"] for r in ctx["guard_rows"]],
+                     "data": config.data, "dtype": config.dtype, "start": hash_path(layout.dpo_model),
+                     "stage1": hash_path(layout.sft_data), "guard": [r["id"] for r in ctx["guard_rows"]],
                      "judges": judge_signatures(ctx["judges"])})
 
 
 def link_model(src: Path, dest: Path) -> Path:
     """`dest` = the files of model dir `src`, hard-linked (no copy of the weights), swapped in atomically."""
-    import os
-
-    from erpo.artifacts import atomic_dir
     with atomic_dir(dest) as staging:
         for f in Path(src).iterdir():
             if f.is_file():
@@ -292,30 +283,25 @@ def link_model(src: Path, dest: Path) -> Path:
     return dest
 
 
-def _context(config: RunConfig, run_dir: Path, paths: dict, backend_factory: BackendFactory | None,
+def _context(config: RunConfig, layout: RunLayout, backend_factory: BackendFactory | None,
              judges: dict | None) -> dict:
-    from erpo.models import load_tokenizer
-    from erpo.stages.pairs import default_judges, token_counter
     cfg = config.iterate
     if backend_factory is None:
-        from erpo.generation import get_backend
-
         def backend_factory(model_dir: Path) -> Any:
             return get_backend(cfg.generation_backend, model=str(model_dir), dtype=config.dtype,
                                batch_size=cfg.generation_batch_size)
-    return {"cfg": cfg, "run_dir": run_dir, "dtype": config.dtype, "seed": config.seed,
-            **_prompt_pool(config, run_dir),
-            "guard_rows": held_out_prompts(paths["prompts"], cfg.guard.prompts, config.data, eval_suite_ids(config)),
+    return {"cfg": cfg, "layout": layout, "dtype": config.dtype, "seed": config.seed,
+            **_prompt_pool(config, layout.root),
+            "guard_rows": held_out_prompts(layout.prompts, cfg.guard.prompts, config.data, eval_suite_ids(config)),
             "backend_factory": backend_factory, "judges": judges or default_judges(),
             "answer_cut": _answer_cut(config) if cfg.candidates.answer_cuts else None,
-            "count_tokens": token_counter(load_tokenizer(str(paths["start_model"])))}
+            "count_tokens": token_counter(load_tokenizer(str(layout.dpo_model)))}
 
 
 def _answer_cut(config: RunConfig) -> Callable[[str, str], str]:
     """(prompt, answer) → the answer's opening, cut where stage 1 cut its brief targets, but not
     before it has the content words the pair rule wants of a chosen reply (`chosen_min_content_words`):
     a cut that says less loses the chosen side to a longer reply that says enough."""
-    from erpo.reasoning.answers import brief_answer
     bd, content = config.build_data, max(4, config.iterate.pair_rule.chosen_min_content_words)
     return lambda prompt, answer: brief_answer(answer, prompt=prompt, min_words=bd.brief_answer_min_words,
                                                max_sentences=bd.brief_answer_sentences, min_content_words=content)
@@ -323,7 +309,6 @@ def _answer_cut(config: RunConfig) -> Callable[[str, str], str]:
 
 def _prompt_pool(config: RunConfig, run_dir: Path) -> dict:
     """`rows` (each round takes its own `max_prompts` of them) and their stage-1-style `negatives`."""
-    from erpo.stages.pairs import preference_prompts
     cfg = config.iterate
     per_round = cfg.max_prompts
     n = per_round * cfg.rounds if per_round and cfg.prompt_pool == "unseen" else None
@@ -331,22 +316,21 @@ def _prompt_pool(config: RunConfig, run_dir: Path) -> dict:
     if not cfg.candidates.negatives:
         return {"rows": rows, "negatives": []}
     if cfg.candidates.brief_negatives:
-        from erpo.policy import load_policy_file
-        from erpo.reasoning.negatives import brief_twins
         negatives = negatives + brief_twins(negatives, load_policy_file(config.policy), seed=config.build_data.seed)
     return {"rows": rows, "negatives": negatives}
 
 
-def _baseline(ctx: dict, paths: dict) -> dict:
+def _baseline(ctx: dict, layout: RunLayout) -> dict:
     """Guard metrics of the stage-2 model (round 0), computed once and kept in round_00/round.json."""
-    done = round_dir(ctx["run_dir"], 0) / "round.json"
+    baseline = layout.round(0)
+    done = baseline.record
     if done.exists():
         record = read_json(done)
     else:
-        metrics = evaluate_guard(ctx["backend_factory"](paths["start_model"]), ctx["guard_rows"], ctx["judges"],
+        metrics = evaluate_guard(ctx["backend_factory"](layout.dpo_model), ctx["guard_rows"], ctx["judges"],
                                  ctx["count_tokens"], ctx["cfg"].guard.max_new_tokens,
-                                 replies_file=done.parent / "guard_replies.jsonl")
-        record = {"round": 0, "model": str(paths["start_model"]), "metrics": metrics, "accepted": True}
+                                 replies_file=baseline.guard_replies)
+        record = {"round": 0, "model": str(layout.dpo_model), "metrics": metrics, "accepted": True}
         write_json(done, record)
     ctx["baseline_metrics"] = record["metrics"]
     return record

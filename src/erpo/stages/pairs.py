@@ -27,14 +27,22 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from erpo.artifacts import read_jsonl, read_jsonl_required, write_jsonl
+from erpo.artifacts import read_jsonl, read_jsonl_required, write_json, write_jsonl
+from erpo.attacks import get_attack
 from erpo.config import PairRule
 from erpo.data.splits import in_turn
 from erpo.errors import InputError
-from erpo.judges.base import passes
-from erpo.reasoning.answers import content_words
-from erpo.reasoning.format import cited_rules, split_reply, states_no_rule
-from erpo.reasoning.thoughts import BRIEF_OPENER
+from erpo.generation import SamplingParams, get_backend
+from erpo.judges import get_judge
+from erpo.judges.base import JudgeInput, passes
+from erpo.layout import PreferenceDir, RunLayout
+from erpo.models import load_tokenizer
+from erpo.policy import load_policy_file
+from erpo.reasoning.answers import brief_answer, content_words
+from erpo.reasoning.format import cited_rules, format_reply, split_reply, states_no_rule
+from erpo.reasoning.thoughts import BRIEF_OPENER, is_brief_thought
+from erpo.stages.build_data import stage1_negatives, unseen_prompt_rows
+from erpo.stages.evaluate import judge_signature
 
 # Worst failure first: a rejected reply that is unsafe teaches more than one that is merely long.
 FAILURE_ORDER = ("unsafe", "not_useful", "wrong_rule", "unformatted")
@@ -67,15 +75,14 @@ UNSEEN_DEFAULT_PROMPTS = 96
 def preference_prompts(config: Any, cfg: Any, run_dir: str | Path, n: int | None) -> tuple[list[dict], list[dict]]:
     """(prompt rows, their negatives) for stage 2 or 3, from `cfg.prompt_pool`: stage 1's training
     prompts (`01_data/sft.jsonl` + `negatives.jsonl`), or `n` train-split prompts stage 1 did not use."""
-    data = Path(run_dir) / "01_data"
+    layout = RunLayout(run_dir)
     if cfg.prompt_pool == "unseen":
-        from erpo.stages.build_data import unseen_prompt_rows
-        seen = {r["id"] for r in read_jsonl_required(data / "prompts.jsonl", ("id",),
+        seen = {r["id"] for r in read_jsonl_required(layout.prompts, ("id",),
                                                      missing_hint="no stage-1 data; run `erpo build-data` first")}
         rows, negatives = unseen_prompt_rows(config, seen, n or UNSEEN_DEFAULT_PROMPTS)
     else:
-        negatives = read_jsonl(data / "negatives.jsonl") if (data / "negatives.jsonl").exists() else []
-        rows = load_prompt_rows(data / "sft.jsonl", n)
+        negatives = read_jsonl(layout.negatives) if layout.negatives.exists() else []
+        rows = load_prompt_rows(layout.sft_data, n)
     if not cfg.attacks:
         return rows, negatives
     attacked = attacked_copies(rows, cfg.attacks, cfg.attack_share, seed=config.seed)
@@ -90,7 +97,6 @@ def attacked_copies(rows: Sequence[dict], attacks: Sequence[str], share: float, 
     its own while the benign over-cautious negatives push refusals down; under an attack its
     failures ("Risk area: none", then compliance) show up and become rejected replies.
     """
-    from erpo.attacks import get_attack
     out = []
     for name in attacks:
         attack = get_attack(name)
@@ -107,8 +113,6 @@ def attacked_negatives(config: Any, attacked: list[dict]) -> list[dict]:
     """Stage-1-style negatives (wrong rule, no rule + compliance) for the attacked prompts."""
     if not attacked:
         return []
-    from erpo.policy import load_policy_file
-    from erpo.stages.build_data import stage1_negatives
     return stage1_negatives(attacked, load_policy_file(config.policy), config)
 
 
@@ -177,8 +181,6 @@ def cut_candidates(candidates: Sequence[dict], cut: Callable[[str, str], str], *
     so a pair of the two differs only in where the answer ends, not in whether it answers. Only brief
     thoughts: after a full one the plan promises a complete answer, and a cut would contradict it.
     """
-    from erpo.reasoning.format import format_reply
-    from erpo.reasoning.thoughts import is_brief_thought
     seen = {(c["id"], c["completion"].strip()) for c in candidates}
     out = []
     for cand in candidates:
@@ -197,7 +199,6 @@ def cut_candidates(candidates: Sequence[dict], cut: Callable[[str, str], str], *
 
 def first_sentence(prompt: str, answer: str) -> str:
     """The early cut: the answer's first sentence (on past a lead-in such as "Here's how:")."""
-    from erpo.reasoning.answers import brief_answer
     return brief_answer(answer, min_words=1, max_sentences=1)
 
 
@@ -218,7 +219,6 @@ def token_counter(tokenizer: Any | None) -> Callable[[str], int]:
 
 def default_judges() -> dict[str, JudgeFn | None]:
     """The registered judges the pair builder uses; `usefulness` and `rule_citation` are optional."""
-    from erpo.judges import get_judge
     judges: dict[str, JudgeFn | None] = {"refusal": get_judge("refusal")}
     for name in ("usefulness", "rule_citation"):
         try:
@@ -231,14 +231,12 @@ def default_judges() -> dict[str, JudgeFn | None]:
 def judge_signatures(judges: dict[str, JudgeFn | None]) -> dict[str, str]:
     """Each judge's `judge_signature` (class, version, settings): part of what makes saved pairs
     reusable, so pairs selected by an older judge are made again, as saved eval judgments are."""
-    from erpo.stages.evaluate import judge_signature
     return {name: judge_signature(judge) for name, judge in sorted(judges.items()) if judge is not None}
 
 
 def score_candidates(candidates: list[dict], judges: dict[str, JudgeFn | None], count_tokens: Callable[[str], int],
                      rule: PairRule) -> list[dict]:
     """Attach `scores` (safe, useful, formatted, citation_ok, tokens, ...) to every candidate."""
-    from erpo.judges.base import JudgeInput
     inputs = [JudgeInput(id=f"{c['id']}#{i}", prompt=c["prompt"], completion=c["completion"], label=c["label"],
                          category=c.get("category")) for i, c in enumerate(candidates)]
     refusal = judges["refusal"](inputs) if inputs else []
@@ -424,14 +422,13 @@ def group_by_prompt(candidates: Iterable[dict]) -> dict[str, list[dict]]:
 def write_pair_files(out_dir: str | Path, candidates: list[dict], pairs: list[dict], skipped: dict[str, int],
                      rule: PairRule, *, candidates_name: str = "candidates.jsonl") -> dict:
     """`candidates.jsonl` (texts + scores), `judgments.jsonl` (scores only), `pairs.jsonl`, `pairs.stats.json`."""
-    from erpo.artifacts import write_json
-    out_dir = Path(out_dir)
-    write_jsonl(out_dir / candidates_name, candidates)
-    write_jsonl(out_dir / "judgments.jsonl", [{"id": c["id"], "source": c["source"], "index": c["index"],
+    folder = PreferenceDir(out_dir, candidates_name)
+    write_jsonl(folder.candidates, candidates)
+    write_jsonl(folder.judgments, [{"id": c["id"], "source": c["source"], "index": c["index"],
                                                **c["scores"]} for c in candidates])
-    write_jsonl(out_dir / "pairs.jsonl", pairs)
+    write_jsonl(folder.pairs, pairs)
     stats = pair_stats(candidates, pairs, skipped, rule)
-    write_json(out_dir / "pairs.stats.json", stats)
+    write_json(folder.pairs_stats, stats)
     return stats
 
 
@@ -459,7 +456,6 @@ def build_pairs(rows: list[dict], out_dir: str | Path, *, backend: Any, cfg: Any
     `cfg` is a `DPOConfig`/`IterateConfig` (candidates.samples, candidates.temperature, max_new_tokens,
     pair_rule; stage 3's candidates.brief_opened and candidates.greedy). Returns (pairs, stats).
     """
-    from erpo.generation import SamplingParams
     candidates = list(offline or [])
     sampling = cfg.candidates
     opened = getattr(sampling, "brief_opened", 0)                     # stage 3 only
@@ -490,36 +486,33 @@ PAIR_FIELDS = ("candidates", "max_new_tokens", "max_prompts", "prompt_pool", "pa
                "generation_backend", "attacks", "attack_share")
 
 
+def pair_settings(config: Any, *, judges: dict | None = None, **_: Any) -> dict:
+    """What decides the stage-2 pairs beyond their inputs: the pair-building settings of `config.dpo`
+    (not its training ones, so a new learning rate does not sample again), the seed and the judges'
+    signatures (pairs selected by an older judge are made again). The pipeline hashes it."""
+    cfg = config.dpo
+    return {"pairs": {k: getattr(cfg, k) for k in PAIR_FIELDS}, "seed": config.seed,
+            "judges": judge_signatures(judges or default_judges())}
+
+
 def run_pairs(config: Any, run_dir: str | Path | None = None, *, backend: Any = None,
               judges: dict | None = None) -> Path:
     """Stage-2 pairs from the SFT model: `03_dpo/{candidates,judgments,pairs}.jsonl`; returns pairs.jsonl.
 
-    Skipped when the manifest says the same settings already ran on the same inputs.
+    Always builds them: skipping pairs that are up to date is the pipeline's (`erpo.pipeline.run_stage`).
     """
-    from erpo.artifacts import Manifest, hash_obj, hash_path
-    from erpo.stages.dpo import dpo_paths
-    run_dir = Path(run_dir or config.run_dir)
-    paths, cfg = dpo_paths(run_dir), config.dpo
-    if not (paths["sft_model"] / "config.json").exists():
-        raise InputError("no SFT model; run `erpo sft` first", file=paths["sft_model"])
-    rows, negatives = preference_prompts(config, cfg, run_dir, cfg.max_prompts)
+    layout = RunLayout(run_dir or config.run_dir)
+    cfg = config.dpo
+    if not (layout.sft_model / "config.json").exists():
+        raise InputError("no SFT model; run `erpo sft` first", file=layout.sft_model)
+    rows, negatives = preference_prompts(config, cfg, layout.root, cfg.max_prompts)
     judges = judges or default_judges()
-    config_hash = hash_obj({"pairs": {k: getattr(cfg, k) for k in PAIR_FIELDS}, "seed": config.seed,
-                            "judges": judge_signatures(judges)})
-    inputs_hash = hash_obj([hash_path(p) for p in (paths["sft_data"], paths["sft_model"])]
-                           + ([hash_path(paths["negatives"])] if negatives else []))
-    manifest = Manifest(run_dir)
-    if manifest.is_done("pairs", config_hash, inputs_hash) and paths["pairs"].exists():
-        return paths["pairs"]
     if backend is None:
-        from erpo.generation import get_backend
-        backend = get_backend(cfg.generation_backend, model=str(paths["sft_model"]), dtype=config.dtype,
+        backend = get_backend(cfg.generation_backend, model=str(layout.sft_model), dtype=config.dtype,
                               batch_size=cfg.generation_batch_size)
-    from erpo.models import load_tokenizer
-    _, stats = build_pairs(rows, paths["dir"], backend=backend, cfg=cfg, judges=judges,
-                           count_tokens=token_counter(load_tokenizer(str(paths["sft_model"]))),
+    _, stats = build_pairs(rows, layout.dpo.path, backend=backend, cfg=cfg, judges=judges,
+                           count_tokens=token_counter(load_tokenizer(str(layout.sft_model))),
                            offline=offline_candidates(rows, negatives), seed=config.seed)
     print(f"pairs: {stats['pairs']} from {stats['prompts']} prompts; skipped {stats['skipped']}; "
           f"reasons {stats['reasons']}")
-    manifest.record("pairs", config_hash, inputs_hash, **{k: stats[k] for k in ("prompts", "candidates", "pairs")})
-    return paths["pairs"]
+    return layout.dpo.pairs

@@ -15,14 +15,26 @@ import html
 import io
 from pathlib import Path
 
-from erpo.artifacts import read_jsonl, write_text
+from erpo.artifacts import Manifest, read_jsonl, write_text
+from erpo.config import RunConfig
+from erpo.layout import RunLayout
 from erpo.metrics import load_model_metrics, summarize_eval
+from erpo.policy import load_policy_file
 from erpo.tables import EVAL_COLUMNS, ROUND_COLUMNS, STAGE_COLUMNS, html_table, markdown
+
+
+def stage_usage(run_dir: str | Path) -> list[tuple[str, dict]]:
+    """(stage, manifest record) for each pipeline stage that ran, in stage order (the pipeline keeps
+    the manifest in that order); the records carry `seconds`, `peak_rss_gib` and `rss_increase_gib`
+    (see `erpo.resources`)."""
+    if not RunLayout(run_dir).manifest.exists():
+        return []
+    return [(name, record) for name, record in Manifest(run_dir).data["stages"].items() if "seconds" in record]
 
 
 def iterate_rows(run_dir: Path) -> list[dict]:
     """Per-round rows of stage 3 (round 0 = the stage-2 model), flattened to refusal/tokens."""
-    path = run_dir / "04_iterate" / "metrics.jsonl"
+    path = RunLayout(run_dir).iterate_metrics
     rows = []
     for row in read_jsonl(path) if path.exists() else []:
         flat = {**row, **(row.get("metrics") or {})}
@@ -35,9 +47,8 @@ def iterate_rows(run_dir: Path) -> list[dict]:
 
 def extra_tables(run_dir: Path) -> list[tuple[str, tuple, list[dict]]]:
     """(title, columns, rows) for the stage-3 rounds (held-out guard prompts) and the stage costs."""
-    from erpo.pipeline import stage_usage
     tables = []
-    rounds_file = run_dir / "04_iterate" / "metrics.jsonl"
+    rounds_file = RunLayout(run_dir).iterate_metrics
     if rounds_file.exists():
         tables.append(("Stage 3 rounds (guard prompts; round 0 = the stage-2 model)", ROUND_COLUMNS,
                        read_jsonl(rounds_file)))
@@ -118,7 +129,6 @@ def plot_attack_success(rows: list[dict]) -> bytes | None:
 def _rule_title(rule_id: str) -> str:
     """`R04` → `R04 Weapons of mass harm` (default policy names), for legible axis labels."""
     try:
-        from erpo.policy import load_policy_file
         return f"{rule_id} {load_policy_file('default').get(rule_id).name}"
     except Exception:   # an id outside the default policy (custom policy, "none"): show as is
         return rule_id
@@ -151,8 +161,8 @@ def sample_replies(model_dir: Path, per_suite: int) -> list[dict]:
 
 def write_report(run_dir: str | Path, *, samples: int = 3) -> list[Path]:
     """Write `report.md`, `report.html` and `report_files/*.png`; returns the two report paths."""
-    run_dir = Path(run_dir)
-    eval_root = run_dir / "eval"
+    layout = RunLayout(run_dir)
+    run_dir, eval_root = layout.root, layout.eval_dir
     rows = summarize_eval(eval_root)
     labels = [r["model"] for r in rows]
     per_model = {m: load_model_metrics(eval_root / m) for m in labels}
@@ -163,13 +173,18 @@ def write_report(run_dir: str | Path, *, samples: int = 3) -> list[Path]:
     }
     plots = {k: v for k, v in plots.items() if v}
     for name, png in plots.items():
-        out = run_dir / "report_files" / f"{name}.png"
+        out = layout.report_files / f"{name}.png"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(png)
     replies = {m: sample_replies(eval_root / m, samples) for m in labels}
-    md = write_text(run_dir / "report.md", _markdown(run_dir, rows, plots, replies))
-    page = write_text(run_dir / "report.html", _html(run_dir, rows, plots, replies))
+    md = write_text(layout.report_md, _markdown(run_dir, rows, plots, replies))
+    page = write_text(layout.report_html, _html(run_dir, rows, plots, replies))
     return [md, page]
+
+
+def report_stage(config: RunConfig, run_dir: str | Path) -> None:
+    """The pipeline's report stage: the report of the run's eval files."""
+    write_report(run_dir)
 
 
 def _markdown(run_dir: Path, rows: list[dict], plots: dict, replies: dict) -> str:
@@ -180,7 +195,8 @@ def _markdown(run_dir: Path, rows: list[dict], plots: dict, replies: dict) -> st
     lines += ["", "Rates are point estimates; `eval/<model>/<suite>/<attack>/metrics.json` has 95% bootstrap CIs.", ""]
     for title, columns, table in extra_tables(run_dir):
         lines += [f"## {title}", ""] + markdown(columns, table) + [""]
-    lines += [f"![{name}](report_files/{name}.png)" for name in plots]
+    folder = RunLayout(run_dir).report_files.name   # the Markdown links the PNGs relative to itself
+    lines += [f"![{name}]({folder}/{name}.png)" for name in plots]
     for model, samples in replies.items():
         lines += ["", f"## Sample replies — {model}", ""]
         for s in samples:
