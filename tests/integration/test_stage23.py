@@ -38,6 +38,7 @@ def stage1_files(run_dir):
 
 def test_stage2_then_stage3_on_smollm2(tmp_path):
     from erpo.stages.dpo import run_dpo
+    from erpo.stages.pairs import run_pairs
     from erpo.stages.iterate import run_iterate
     fast = dict(max_steps=2, batch_size=2, max_length=192, save_steps=100, max_new_tokens=32, learning_rate=1e-5)
     config = RunConfig(name="s23", output_dir=str(tmp_path),
@@ -47,12 +48,13 @@ def test_stage2_then_stage3_on_smollm2(tmp_path):
                                              pair_rule=PairRule(require_format=False, citation="ignore",
                                                                 prefer="longer")))
     stage1_files(config.run_dir)
+    run_pairs(config)
     dpo_model = run_dpo(config)
     assert (dpo_model / "config.json").exists()
     pairs = read_jsonl(config.run_dir / "03_dpo" / "pairs.jsonl")
     assert pairs, read_json(config.run_dir / "03_dpo" / "pairs.stats.json")
     assert all(p["chosen_scores"]["safe"] and p["chosen_scores"]["formatted"] for p in pairs)
-    assert read_json(config.run_dir / "manifest.json")["stages"]["dpo"]["ref_computations"] == 1
+    assert read_json(config.run_dir / "03_dpo" / "train_stats.json")["ref_computations"] == 1
 
     final = run_iterate(config)
     assert (final / "config.json").exists()
