@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import pytest
+import yaml
 
-from erpo.config import DPOConfig, IterateConfig, PairRule, load_config
+from erpo.config import DPOConfig, IterateConfig, PairRule, load_config, move_old_keys
 from erpo.errors import InputError
 
 
@@ -67,3 +69,75 @@ def test_default_values_of_deprecated_settings_do_not_warn():
         warnings.simplefilter("error")
         PairRule(citation="prefer", length_key="reply", length_pair_labels=["harmful", "benign"])
         load_config(None, ["build_data.reasoning_backend=template", "iterate.guard.min_length_gain=null"])
+
+
+# --- recipe files and inheritance ---------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+OLD_CONFIGS = sorted((ROOT / "tests" / "fixtures" / "old_configs").glob("*.yaml"))
+RECIPES = sorted((ROOT / "configs").glob("*.yaml"))
+
+
+def test_a_file_deep_merges_over_its_base_and_the_base_of_its_base(tmp_path):
+    (tmp_path / "recipes").mkdir()
+    (tmp_path / "recipes" / "root.yaml").write_text(
+        "name: root\nsft: {epochs: 3, batch_size: 2}\niterate: {rounds: 5, guard: {prompts: 48, useful_tolerance: 0.1}}\n")
+    (tmp_path / "recipes" / "mid.yaml").write_text("base: root.yaml\nname: mid\niterate: {guard: {prompts: 8}}\n")
+    (tmp_path / "gpu.yaml").write_text("base: recipes/mid.yaml\nsft: {batch_size: 16}\n")
+    config = load_config(tmp_path / "gpu.yaml", ["iterate.rounds=1"])
+    assert config.name == "mid" and (config.sft.epochs, config.sft.batch_size) == (3, 16)
+    assert (config.iterate.rounds, config.iterate.guard.prompts, config.iterate.guard.useful_tolerance) == (1, 8, 0.1)
+
+
+def test_a_base_cycle_is_an_error_naming_the_files(tmp_path):
+    (tmp_path / "a.yaml").write_text("base: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\n")
+    with pytest.raises(InputError, match=r"cycle: .*a\.yaml -> .*b\.yaml -> .*a\.yaml"):
+        load_config(tmp_path / "a.yaml")
+    (tmp_path / "c.yaml").write_text("name: c\nbase: missing.yaml\n")
+    with pytest.raises(InputError, match=r"c\.yaml:2: base: no such base config file"):
+        load_config(tmp_path / "c.yaml")
+
+
+def test_an_error_in_a_base_file_names_that_file_and_line(tmp_path):
+    (tmp_path / "base.yaml").write_text("name: b\nsft:\n  epochs: many\n")
+    (tmp_path / "run.yaml").write_text("base: base.yaml\ndpo:\n  beta: 0.2\n")
+    with pytest.raises(InputError) as err:
+        load_config(tmp_path / "run.yaml")
+    assert f"{tmp_path / 'base.yaml'}:3" in str(err.value) and "sft.epochs" in str(err.value)
+    with pytest.raises(InputError, match=r"<overrides>: dpo\.beta"):
+        load_config(tmp_path / "run.yaml", ["sft.epochs=1", "dpo.beta=high"])
+
+
+@pytest.mark.parametrize("old", OLD_CONFIGS, ids=lambda p: p.name)
+def test_an_old_recipe_still_loads_and_resolves_like_its_grouped_form(old, tmp_path):
+    with pytest.warns(FutureWarning, match="is now"):
+        resolved = load_config(old)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        grouped = move_old_keys(yaml.safe_load(old.read_text(encoding="utf-8")))
+    (tmp_path / old.name).write_text(yaml.safe_dump(grouped))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_config(tmp_path / old.name).model_dump() == resolved.model_dump()
+
+
+@pytest.mark.parametrize("name", ["quickstart.yaml", "smollm2-cpu.yaml"])
+def test_the_measured_recipes_resolve_to_the_values_they_were_measured_with(name):
+    with pytest.warns(FutureWarning):
+        before = load_config(ROOT / "tests" / "fixtures" / "old_configs" / name)
+    assert load_config(ROOT / "configs" / name).model_dump() == before.model_dump()
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda p: p.name)
+def test_every_recipe_loads_without_warnings_and_says_whether_it_was_measured(recipe):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        config = load_config(recipe)
+    header = " ".join(line.lstrip("# ") for line in recipe.read_text(encoding="utf-8").splitlines()
+                      if line.startswith("#"))
+    assert "measured on a 2-core CPU, results in docs/results.md" in header or "Not measured" in header
+    if recipe.name not in ("quickstart.yaml", "smollm2-cpu.yaml"):   # GPU recipes: the measured stage-2/3 settings
+        base = load_config(ROOT / "configs" / "smollm2-cpu.yaml")
+        assert config.iterate.candidates == base.iterate.candidates and config.dpo.pair_rule == base.dpo.pair_rule
+        assert config.iterate.guard.prompts == base.iterate.guard.prompts and config.dpo.generation_backend == "vllm"
