@@ -6,18 +6,22 @@ import argparse
 import time
 from pathlib import Path
 
+from erpo.commands.common import add_config_option
+from erpo.errors import ErpoError
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="evaluate a model: harmful, jailbreak, over-refusal and benign suites",
                        description="Outputs go to RUN_DIR/eval/<name>/<suite>/<attack>/ (completions, "
                                    "judgments.<judge>.jsonl, metrics.json). Saved completions are reused.")
-    p.add_argument("model", help="embedded alias (smollm2-135m), model dir, hub id, RUN_DIR:stage "
+    p.add_argument("model", nargs="?", help="embedded alias (smollm2-135m), model dir, hub id, RUN_DIR:stage "
                                  "(sft, dpo, iter_NN, final) or openai:<model-name> with --base-url")
     p.add_argument("--suite", default=None, help="comma-separated: harmful,jailbreak,overrefusal,benign,file")
     p.add_argument("--attacks", default=None, help="comma-separated attacks for the jailbreak suite "
                                                    "(see `erpo eval --list-attacks`)")
     p.add_argument("--judges", default=None, help="comma-separated judges (default: refusal,length,rule_citation,usefulness)")
-    p.add_argument("--limit", type=int, default=None, help="prompts per suite")
+    p.add_argument("--limit", type=int, default=None, help="prompts per suite (default: data.eval_size; "
+                                                            "the file suite: every prompt of --data)")
     p.add_argument("--run-dir", default=None, help="run directory (default: the RUN_DIR of RUN_DIR:stage, else runs/eval)")
     p.add_argument("--name", default=None, help="label of this model under eval/ (default: derived from MODEL)")
     p.add_argument("--data", default=None, help="prompt file (JSONL/CSV) for the file suite")
@@ -27,10 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", default=None, help="generation backend: hf, vllm, openai, mock")
     p.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint (with openai:<model>)")
     p.add_argument("--max-new-tokens", type=int, default=None, help="max tokens per reply")
-    p.add_argument("--dtype", default="auto", choices=("auto", "bf16", "fp16", "fp32"), help="compute dtype")
+    p.add_argument("--dtype", default=None, choices=("auto", "bf16", "fp16", "fp32"),
+                   help="compute dtype (default: the config's dtype)")
     p.add_argument("--rejudge", action="store_true", help="re-score saved completions (no generation)")
-    p.add_argument("--config", default=None, help="YAML run config (its eval: and data: sections are used)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override, e.g. eval.seed=1")
+    add_config_option(p, help="YAML run config (its eval:, data:, policy and dtype are used)")
     p.add_argument("--list-attacks", action="store_true", help="print the registered attacks and exit")
     p.set_defaults(func=_run)
 
@@ -41,7 +45,7 @@ def _csv(value: str | None) -> list[str] | None:
 
 def _eval_config(args: argparse.Namespace):
     from erpo.config import load_config
-    config = load_config(args.config, args.set)
+    config = load_config(args.config, args.overrides)
     ev = config.eval
     for field, value in (("suites", _csv(args.suite)), ("attacks", _csv(args.attacks)), ("judges", _csv(args.judges)),
                          ("limit", args.limit), ("backend", args.backend), ("base_url", args.base_url),
@@ -60,6 +64,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.list_attacks:
         print("\n".join(ATTACKS.names()))
         return 0
+    if not args.model:
+        raise ErpoError("eval needs a MODEL (see `erpo eval --help`)")
     from erpo.stages.evaluate import evaluate_model
     config = _eval_config(args)
     run_dir = Path(args.run_dir) if args.run_dir else _run_dir_of(args.model)
@@ -68,9 +74,13 @@ def _run(args: argparse.Namespace) -> int:
         data_file = {"path": args.data, "prompt_field": args.prompt_field, "label": args.label,
                      "label_field": args.label_field}
     start = time.perf_counter()
-    evaluate_model(args.model, config.eval.suites, run_dir / "eval", config.eval, label=args.name,
-                   dtype=args.dtype, data_config=config.data,
-                   rejudge=args.rejudge, data_file=data_file, policy=config.policy)
+    results = evaluate_model(args.model, config.eval.suites, run_dir / "eval", config.eval, label=args.name,
+                             dtype=args.dtype or config.dtype, data_config=config.data,
+                             rejudge=args.rejudge, data_file=data_file, policy=config.policy)
+    if "file" in results:   # the file suite is scored whole unless a limit was given: say how much
+        n = max(m["n"] for m in results["file"].values())
+        cap = "" if config.eval.limit is None else f" (eval.limit {config.eval.limit})"
+        print(f"file suite: {n} prompts of {args.data}{cap}")
     print_eval_table(run_dir / "eval", time.perf_counter() - start)
     return 0
 

@@ -265,7 +265,8 @@ def evaluate_model(model: str, suites: list[str], out_dir: str | Path, config: E
                        else functools.cache(lambda: _fitted_risk_classifier(data, policy)))
 
     for suite in suites:
-        records = suite_records(suite, data, limit, config.seed, data_file)
+        # a user's prompt file is scored whole unless eval.limit caps it: data.eval_size sizes the held-out suites
+        records = suite_records(suite, data, config.limit if suite == "file" else limit, config.seed, data_file)
         expected = expected_rules(records, reference, risk_classifier)
         cases = suite_cases(suite, records, config.attacks, config.seed, expected)
         folders = {attack: root / suite / attack for attack in cases}
