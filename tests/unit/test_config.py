@@ -141,3 +141,45 @@ def test_every_recipe_loads_without_warnings_and_says_whether_it_was_measured(re
         base = load_config(ROOT / "configs" / "smollm2-cpu.yaml")
         assert config.iterate.candidates == base.iterate.candidates and config.dpo.pair_rule == base.dpo.pair_rule
         assert config.iterate.guard.prompts == base.iterate.guard.prompts and config.dpo.generation_backend == "vllm"
+
+
+# --- erpo config show / docs --------------------------------------------------------------------
+
+def test_config_show_prints_the_resolved_values_and_marks_the_defaults(tmp_path, capsys):
+    from erpo.cli import main
+    from erpo.config_docs import DEFAULT_MARK
+    (tmp_path / "base.yaml").write_text("sft: {epochs: 3}\niterate: {guard: {prompts: 48}}\n")
+    (tmp_path / "run.yaml").write_text("base: base.yaml\nname: shown\n")
+    assert main(["config", "show", str(tmp_path / "run.yaml"), "--set", "iterate.candidates.greedy=true"]) == 0
+    out = capsys.readouterr().out
+    lines = {line.strip().split(":")[0]: line for line in out.splitlines() if line.startswith("  " * 2 + "greedy")
+             or line.startswith(("name:", "seed:", "  epochs:", "    prompts:", "    samples:"))}
+    assert not lines["name"].endswith(DEFAULT_MARK) and lines["seed"].endswith(DEFAULT_MARK)
+    assert not lines["greedy"].endswith(DEFAULT_MARK) and lines["samples"].endswith(DEFAULT_MARK)
+    assert not lines["prompts"].endswith(DEFAULT_MARK) and out.count("  epochs: 3.0\n") == 1
+    config = load_config(tmp_path / "run.yaml", ["iterate.candidates.greedy=true"])
+    assert yaml.safe_load(out) == config.model_dump()   # the comments aside, it is the config itself
+
+
+def test_docs_config_md_is_up_to_date():
+    from erpo.config_docs import config_reference
+    committed = ROOT / "docs" / "config.md"
+    assert committed.exists() and committed.read_text(encoding="utf-8") == config_reference(), \
+        "docs/config.md is stale: run `erpo config docs` and commit docs/config.md"
+
+
+def test_the_reference_names_every_field_with_type_default_and_description():
+    from erpo.config_docs import config_reference
+    text = config_reference()
+    for section in ("`iterate.candidates`", "`iterate.guard`", "`dpo.candidates`", "`dpo.pair_rule`", "`eval`"):
+        assert f"## {section}\n" in text or f"### {section}\n" in text
+    assert "| `rollback_lr_factor` | float | `1.0` | each rolled-back round" in text
+    assert "| `iterate.greedy_candidate` | `iterate.candidates.greedy` |" in text
+    assert "| `prefer` | unacceptable / longer | `longer` |" in text   # stage 3's own default
+
+
+def test_config_docs_writes_the_file(tmp_path):
+    from erpo.cli import main
+    from erpo.config_docs import config_reference
+    assert main(["config", "docs", "--output", str(tmp_path / "config.md")]) == 0
+    assert (tmp_path / "config.md").read_text(encoding="utf-8") == config_reference()
