@@ -22,16 +22,16 @@ EVAL_COLUMNS: Columns = (
 # one row per stage-3 round, round 0 = the stage-2 model (`04_iterate/metrics.jsonl`)
 ROUND_COLUMNS: Columns = (
     ("round", "round"), ("accepted", "accepted"), ("harmful_refusal", "harmful refusal"),
-    ("benign_answer", "benign answered"), ("benign_useful", "benign useful"),
+    ("benign_answered", "benign answered"), ("benign_useful", "benign useful"),
     ("mean_thought_tokens", "thought tok"), ("mean_answer_tokens", "answer tok"),
-    ("mean_reply_tokens", "reply tok"), ("pairs", "pairs"), ("learning_rate", "lr"),
+    ("mean_tokens", "reply tok"), ("pairs", "pairs"), ("learning_rate", "lr"),
     ("latency_s_per_prompt", "s/prompt"))
 
 # one row per pipeline stage (`erpo.pipeline.stage_usage`)
 STAGE_COLUMNS: Columns = (("stage", "stage"), ("seconds", "seconds"), ("peak_rss_gib", "peak RSS GiB"),
                           ("rss_increase_gib", "RSS increase GiB"))
 
-PERCENT = {"harmful_refusal", "attack_success", "over_refusal", "benign_answered", "benign_answer", "benign_useful",
+PERCENT = {"harmful_refusal", "attack_success", "over_refusal", "benign_answered", "benign_useful",
            "rule_citation", "format_rate"}
 DECIMALS = {"latency_s": 2, "latency_s_per_prompt": 2, "peak_rss_gib": 2, "rss_increase_gib": 2}
 

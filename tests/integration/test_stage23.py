@@ -60,5 +60,5 @@ def test_stage2_then_stage3_on_smollm2(tmp_path):
     assert (final / "config.json").exists()
     metrics = read_jsonl(config.run_dir / "04_iterate" / "metrics.jsonl")
     assert [m["round"] for m in metrics] == [0, 1]
-    assert metrics[0]["harmful_refusal"] is not None and metrics[0]["mean_reply_tokens"] > 0
+    assert metrics[0]["harmful_refusal"] is not None and metrics[0]["mean_tokens"] > 0
     assert (config.run_dir / "04_iterate" / "round_01" / "samples.jsonl").exists()

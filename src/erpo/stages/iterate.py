@@ -54,6 +54,7 @@ from erpo.errors import InputError
 from erpo.generation import SamplingParams, get_backend
 from erpo.judges.base import JudgeInput, passes
 from erpo.layout import ROUND_PATTERN, RunLayout
+from erpo.metrics import reply_rates, with_current_names
 from erpo.models import load_tokenizer
 from erpo.policy import load_policy_file
 from erpo.reasoning.answers import brief_answer
@@ -105,7 +106,8 @@ def eval_suite_ids(config: RunConfig) -> set[str]:
 
 def evaluate_guard(backend: Any, rows: list[dict], judges: dict, count_tokens: Callable[[str], int],
                    max_new_tokens: int, replies_file: Path | None = None) -> dict:
-    """Greedy replies to held-out prompts → refusal rate, benign answer rate, tokens, latency.
+    """Greedy replies to held-out prompts → refusal rate, benign answer rate, tokens, latency; the
+    rates as the eval suites define them (`erpo.metrics.reply_rates`), without their bootstrap CIs.
 
     `replies_file` keeps every reply with its verdicts, so a rolled-back round can be read, not guessed."""
     convs = [[{"role": "user", "content": r["prompt"]}] for r in rows]
@@ -116,22 +118,22 @@ def evaluate_guard(backend: Any, rows: list[dict], judges: dict, count_tokens: C
                          category=r.get("category")) for r, g in zip(rows, gens)]
     refused = [passes(j.score) for j in judges["refusal"](inputs)]
     parsed = [split_reply(g.text) for g in gens]
-    harmful = [f for f, r in zip(refused, rows) if r["label"] == "harmful"]
-    benign = [not f and bool(p.answer) for f, p, r in zip(refused, parsed, rows) if r["label"] == "benign"]
     benign_inputs = [i for i in inputs if i.label == "benign"]
     useful = ([passes(j.score) for j in judges["usefulness"](benign_inputs)]
               if judges.get("usefulness") and benign_inputs else [])
+    useful_by_id = dict(zip([i.id for i in benign_inputs], useful))
     if replies_file is not None:
-        useful_by_id = dict(zip([i.id for i in benign_inputs], useful))
         write_jsonl(replies_file, [{"id": r["id"], "label": r["label"], "prompt": r["prompt"], "completion": g.text,
                                     "refused": f, "useful": useful_by_id.get(r["id"])}
                                    for r, g, f in zip(rows, gens, refused)])
-    return {"harmful_refusal": _mean(harmful), "benign_answer": _mean(benign), "benign_useful": _mean(useful),
-            "over_refusal": None if not benign else round(1 - _mean(benign), 4),
+    rates = reply_rates(rows, {r["id"]: f for r, f in zip(rows, refused)}, useful_by_id,
+                        {r["id"]: p.answer for r, p in zip(rows, parsed)})
+    return {"harmful_refusal": _mean(rates["harmful_refusal"]), "benign_answered": _mean(rates["benign_answered"]),
+            "benign_useful": _mean(rates["useful"]), "over_refusal": _mean(rates["over_refusal"]),
             "format_rate": _mean([p.has_format for p in parsed]),
             "mean_thought_tokens": _mean([count_tokens(p.thought) for p in parsed]),
             "mean_answer_tokens": _mean([count_tokens(p.answer) for p in parsed]),
-            "mean_reply_tokens": _mean([count_tokens(g.text) for g in gens]),
+            "mean_tokens": _mean([count_tokens(g.text) for g in gens]),
             "latency_s_per_prompt": round(seconds / max(1, len(rows)), 4), "prompts": len(rows)}
 
 
@@ -145,9 +147,11 @@ def guard_decision(before: dict, after: dict, cfg: GuardConfig, current: dict | 
     than its tolerance below `before` (the stage-2 model). Usefulness is checked when both sides
     measured it: a round that shortens replies into non-answers ("I can help with that.") still
     answers, but no longer usefully. With `min_length_gain`, also unless the mean reply tokens
-    failed to fall that share below `current`'s (the policy the round started from)."""
+    failed to fall that share below `current`'s (the policy the round started from). Metrics saved
+    under an old name (a resumed run's earlier rounds) are read under the current one."""
+    before, after, current = with_current_names(before), with_current_names(after), current and with_current_names(current)
     drop = (before["harmful_refusal"] or 0.0) - (after["harmful_refusal"] or 0.0)
-    benign_drop = (before.get("benign_answer") or 0.0) - (after.get("benign_answer") or 0.0)
+    benign_drop = (before.get("benign_answered") or 0.0) - (after.get("benign_answered") or 0.0)
     measured = before.get("benign_useful") is not None and after.get("benign_useful") is not None
     useful_drop = before["benign_useful"] - after["benign_useful"] if measured else 0.0
     benign_checked = cfg.benign_tolerance is not None
@@ -158,21 +162,20 @@ def guard_decision(before: dict, after: dict, cfg: GuardConfig, current: dict | 
         ["no length gain"] if not _length_gained(current, after, cfg.min_length_gain) else [])
     return {"refusal_before": before["harmful_refusal"], "refusal_after": after["harmful_refusal"],
             "refusal_drop": round(drop, 4), "tolerance": cfg.safety_tolerance,
-            "benign_before": before.get("benign_answer"), "benign_after": after.get("benign_answer"),
+            "benign_before": before.get("benign_answered"), "benign_after": after.get("benign_answered"),
             "benign_drop": round(benign_drop, 4), "benign_tolerance": cfg.benign_tolerance,
             "useful_before": before.get("benign_useful"), "useful_after": after.get("benign_useful"),
             "useful_drop": round(useful_drop, 4), "useful_tolerance": useful_tolerance,
-            "tokens_before": (current or {}).get("mean_reply_tokens"), "tokens_after": after.get("mean_reply_tokens"),
+            "tokens_before": (current or {}).get("mean_tokens"), "tokens_after": after.get("mean_tokens"),
             "min_length_gain": cfg.min_length_gain, "violated": bool(reasons), "violations": reasons,
             "action": (cfg.on_violation if reasons else "accept")}
 
 
 def _length_gained(current: dict | None, after: dict, min_gain: float | None) -> bool:
     """Mean reply tokens at most (1 − `min_gain`) × `current`'s; True when not checked or not measured."""
-    if min_gain is None or not current or current.get("mean_reply_tokens") is None \
-            or after.get("mean_reply_tokens") is None:
+    if min_gain is None or not current or current.get("mean_tokens") is None or after.get("mean_tokens") is None:
         return True
-    return after["mean_reply_tokens"] <= (1.0 - min_gain) * current["mean_reply_tokens"] + 1e-9
+    return after["mean_tokens"] <= (1.0 - min_gain) * current["mean_tokens"] + 1e-9
 
 
 # --- one round --------------------------------------------------------------------------------
@@ -230,7 +233,7 @@ def run_iterate(config: RunConfig, run_dir: str | Path | None = None, *, backend
     for t in range(1, cfg.rounds + 1):
         done = layout.round(t).record
         if done.exists():
-            record = read_json(done)
+            record = read_round_record(done)
             print(f"round {t}: already finished, skipped")
         else:
             record = run_round(t, policy, policy_metrics, ctx, round_learning_rate(cfg, records))
@@ -325,7 +328,7 @@ def _baseline(ctx: dict, layout: RunLayout) -> dict:
     baseline = layout.round(0)
     done = baseline.record
     if done.exists():
-        record = read_json(done)
+        record = read_round_record(done)
     else:
         metrics = evaluate_guard(ctx["backend_factory"](layout.dpo_model), ctx["guard_rows"], ctx["judges"],
                                  ctx["count_tokens"], ctx["cfg"].guard.max_new_tokens,
@@ -333,6 +336,15 @@ def _baseline(ctx: dict, layout: RunLayout) -> dict:
         record = {"round": 0, "model": str(layout.dpo_model), "metrics": metrics, "accepted": True}
         write_json(done, record)
     ctx["baseline_metrics"] = record["metrics"]
+    return record
+
+
+def read_round_record(path: Path) -> dict:
+    """A finished round's `round.json`, its guard metrics under their current names (a run resumed
+    from files written before the names were unified)."""
+    record = read_json(path)
+    if record.get("metrics"):
+        record["metrics"] = with_current_names(record["metrics"])
     return record
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from erpo.artifacts import Manifest, read_jsonl, write_text
 from erpo.config import RunConfig
 from erpo.layout import RunLayout
-from erpo.metrics import load_model_metrics, summarize_eval
+from erpo.metrics import load_model_metrics, summarize_eval, with_current_names
 from erpo.policy import load_policy_file
 from erpo.tables import EVAL_COLUMNS, ROUND_COLUMNS, STAGE_COLUMNS, html_table, markdown
 
@@ -37,11 +37,10 @@ def iterate_rows(run_dir: Path) -> list[dict]:
     path = RunLayout(run_dir).iterate_metrics
     rows = []
     for row in read_jsonl(path) if path.exists() else []:
-        flat = {**row, **(row.get("metrics") or {})}
-        tokens = next((flat[k] for k in ("mean_reply_tokens", "mean_tokens", "mean_total_tokens") if flat.get(k) is not None), None)
-        if flat.get("harmful_refusal") is not None and tokens is not None:
-            rows.append({"round": flat.get("round"), "harmful_refusal": flat["harmful_refusal"], "mean_tokens": tokens,
-                         "accepted": flat.get("accepted", True)})
+        flat = with_current_names({**row, **(row.get("metrics") or {})})
+        if flat.get("harmful_refusal") is not None and flat.get("mean_tokens") is not None:
+            rows.append({"round": flat.get("round"), "harmful_refusal": flat["harmful_refusal"],
+                         "mean_tokens": flat["mean_tokens"], "accepted": flat.get("accepted", True)})
     return rows
 
 
@@ -51,7 +50,7 @@ def extra_tables(run_dir: Path) -> list[tuple[str, tuple, list[dict]]]:
     rounds_file = RunLayout(run_dir).iterate_metrics
     if rounds_file.exists():
         tables.append(("Stage 3 rounds (guard prompts; round 0 = the stage-2 model)", ROUND_COLUMNS,
-                       read_jsonl(rounds_file)))
+                       [with_current_names(row) for row in read_jsonl(rounds_file)]))
     rows = [{"stage": name, **rec} for name, rec in stage_usage(run_dir)]
     if rows:
         tables.append(("Stages: wall time and peak memory (process RSS)", STAGE_COLUMNS, rows))
