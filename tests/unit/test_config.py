@@ -13,13 +13,16 @@ from erpo.errors import InputError
 
 
 def test_old_flat_keys_move_into_their_groups_with_a_warning_naming_both():
-    with pytest.warns(FutureWarning, match=r"iterate\.greedy_candidate is now iterate\.candidates\.greedy"):
+    with pytest.warns(FutureWarning) as record:
         cfg = IterateConfig(greedy_candidate=True, guard_prompts=4, samples_per_prompt=6, brief_opened_samples=2)
+    assert "iterate.greedy_candidate is now iterate.candidates.greedy; the old key is read until erpo 0.3" in \
+        [str(w.message) for w in record] and len(record) == 4
     assert cfg.candidates.greedy and cfg.candidates.samples == 6 and cfg.candidates.brief_opened == 2
     assert cfg.guard.prompts == 4 and cfg.candidates.temperature == 0.8
     with pytest.warns(FutureWarning, match=r"dpo\.sample_temperature is now dpo\.candidates\.temperature"):
         assert DPOConfig(sample_temperature=1.0).candidates.temperature == 1.0
-    with pytest.raises(ValueError, match="give only iterate.guard.prompts"):
+    with pytest.raises(ValueError, match="give only iterate.guard.prompts"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         IterateConfig(guard_prompts=4, guard={"prompts": 8})
 
 
