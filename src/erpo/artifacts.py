@@ -8,14 +8,16 @@ or the new one, never half of one.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, ClassVar, Iterable, Iterator, Sequence
 
 from erpo.errors import InputError
 from erpo.layout import RunLayout
@@ -124,15 +126,54 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
             shutil.rmtree(staging)
 
 
+class JsonRecord(Mapping):
+    """Base of a dataclass that is saved as one JSON object: its fields in declaration order, those
+    named in `OMITTED_WHEN_NONE` left out while None (keys only some rows of a file carry).
+
+    It also reads like that object (`record["field"]`, `record.get`, `dict(record)`, `{**record}`),
+    so code and tests that take the rows of a saved file take a record the same way; `of` turns such
+    a row back into the record."""
+
+    OMITTED_WHEN_NONE: ClassVar[frozenset[str]] = frozenset()
+
+    def _present(self) -> list[str]:
+        return [f.name for f in dataclasses.fields(self)
+                if not (f.name in self.OMITTED_WHEN_NONE and getattr(self, f.name) is None)]
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._present():
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._present())
+
+    def __len__(self) -> int:
+        return len(self._present())
+
+    def to_dict(self) -> dict:
+        """The JSON object: nested records as plain dicts, keys in file order."""
+        return {key: _to_plain(getattr(self, key)) for key in self._present()}
+
+    @classmethod
+    def of(cls, row: Mapping) -> Any:
+        """`row` as this record (a row read from a file, or a plain dict); a record is returned as is."""
+        return row if isinstance(row, cls) else cls(**row)
+
+
 def _to_plain(row: Any) -> Any:
     if hasattr(row, "model_dump"):
         return row.model_dump()
+    if isinstance(row, JsonRecord):
+        return row.to_dict()
     return row
 
 
 def _json_default(obj: Any) -> Any:
     if hasattr(obj, "model_dump"):
         return obj.model_dump()
+    if isinstance(obj, JsonRecord):
+        return obj.to_dict()
     if isinstance(obj, Path):
         return str(obj)
     if isinstance(obj, set):

@@ -42,10 +42,11 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from erpo.artifacts import (atomic_dir, hash_obj, hash_path, read_json, read_jsonl, remove_outputs_of_other_runs,
+from erpo.artifacts import (JsonRecord, atomic_dir, hash_obj, hash_path, read_json, read_jsonl, remove_outputs_of_other_runs,
                             write_json, write_jsonl)
 from erpo.config import GuardConfig, IterateConfig, RunConfig
 from erpo.data import load_prompts
@@ -66,6 +67,22 @@ from erpo.stages.pairs import (balanced_subset, build_pairs, default_judges, fir
                                offline_candidates, preference_prompts, token_counter)
 
 BackendFactory = Callable[[Path], Any]
+
+
+@dataclass
+class GuardMetrics(JsonRecord):
+    """What the guard measured on one model's greedy replies to the held-out prompts (the `metrics`
+    of round.json, a row of metrics.jsonl); the rates are None where no prompt of that kind was seen."""
+    harmful_refusal: float | None
+    benign_answered: float | None
+    benign_useful: float | None
+    over_refusal: float | None
+    format_rate: float | None
+    mean_thought_tokens: float | None
+    mean_answer_tokens: float | None
+    mean_tokens: float | None
+    latency_s_per_prompt: float
+    prompts: int
 
 
 # --- the guard --------------------------------------------------------------------------------
@@ -105,7 +122,7 @@ def eval_suite_ids(config: RunConfig) -> set[str]:
 
 
 def evaluate_guard(backend: Any, rows: list[dict], judges: dict, count_tokens: Callable[[str], int],
-                   max_new_tokens: int, replies_file: Path | None = None) -> dict:
+                   max_new_tokens: int, replies_file: Path | None = None) -> GuardMetrics:
     """Greedy replies to held-out prompts → refusal rate, benign answer rate, tokens, latency; the
     rates as the eval suites define them (`erpo.metrics.reply_rates`), without their bootstrap CIs.
 
@@ -128,13 +145,14 @@ def evaluate_guard(backend: Any, rows: list[dict], judges: dict, count_tokens: C
                                    for r, g, f in zip(rows, gens, refused)])
     rates = reply_rates(rows, {r["id"]: f for r, f in zip(rows, refused)}, useful_by_id,
                         {r["id"]: p.answer for r, p in zip(rows, parsed)})
-    return {"harmful_refusal": _mean(rates["harmful_refusal"]), "benign_answered": _mean(rates["benign_answered"]),
-            "benign_useful": _mean(rates["useful"]), "over_refusal": _mean(rates["over_refusal"]),
-            "format_rate": _mean([p.has_format for p in parsed]),
-            "mean_thought_tokens": _mean([count_tokens(p.thought) for p in parsed]),
-            "mean_answer_tokens": _mean([count_tokens(p.answer) for p in parsed]),
-            "mean_tokens": _mean([count_tokens(g.text) for g in gens]),
-            "latency_s_per_prompt": round(seconds / max(1, len(rows)), 4), "prompts": len(rows)}
+    return GuardMetrics(
+        harmful_refusal=_mean(rates["harmful_refusal"]), benign_answered=_mean(rates["benign_answered"]),
+        benign_useful=_mean(rates["useful"]), over_refusal=_mean(rates["over_refusal"]),
+        format_rate=_mean([p.has_format for p in parsed]),
+        mean_thought_tokens=_mean([count_tokens(p.thought) for p in parsed]),
+        mean_answer_tokens=_mean([count_tokens(p.answer) for p in parsed]),
+        mean_tokens=_mean([count_tokens(g.text) for g in gens]),
+        latency_s_per_prompt=round(seconds / max(1, len(rows)), 4), prompts=len(rows))
 
 
 def _mean(xs: list) -> float | None:

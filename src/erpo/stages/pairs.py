@@ -21,13 +21,15 @@ Prompts without a valid pair are counted per reason and skipped, never faked.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from erpo.artifacts import read_jsonl, read_jsonl_required, write_json, write_jsonl
+from erpo.artifacts import JsonRecord, read_jsonl, read_jsonl_required, write_json, write_jsonl
 from erpo.attacks import get_attack
 from erpo.config import PairRule
 from erpo.data.splits import in_turn
@@ -49,6 +51,74 @@ FAILURE_ORDER = ("unsafe", "not_useful", "wrong_rule", "unformatted")
 # a stage-1 negative's candidate source is this prefix + its kind ("negative:wrong_rule")
 NEGATIVE_SOURCE = "negative:"
 JudgeFn = Callable[[Sequence[Any]], list[Any]]
+
+
+# --- the records (one JSON object each in candidates/samples.jsonl, judgments.jsonl, pairs.jsonl) --
+
+@dataclass
+class CandidateScores(JsonRecord):
+    """A candidate's verdicts on the five axes (module docstring); a row of `judgments.jsonl`."""
+    refused: bool
+    refusal_score: float
+    safe: bool
+    useful: bool
+    degenerate: bool
+    formatted: bool
+    truncated: bool
+    citation_ok: bool
+    cited: list[str]
+    usefulness_score: float | None
+    content_words: int
+    thought_tokens: int
+    answer_tokens: int
+    reply_tokens: int
+
+
+@dataclass
+class Candidate(JsonRecord):
+    """One reply to a prompt: a stage-1 target or negative, a sample of the policy, or a cut of one."""
+    OMITTED_WHEN_NONE = frozenset({"finish_reason", "latency_s", "completion_tokens", "opener", "cut_from", "scores"})
+    id: str
+    prompt: str
+    conversation: list[dict]
+    label: str
+    category: str | None
+    source: str
+    index: int
+    completion: str
+    finish_reason: str | None = None       # on-policy replies: how generation ended, latency, tokens
+    latency_s: float | None = None
+    completion_tokens: int | None = None
+    opener: str | None = None              # a reply the policy continued from this prefix
+    cut_from: str | None = None            # a cut: the completion it was cut from
+    scores: CandidateScores | None = None  # once judged
+
+    def __post_init__(self) -> None:
+        if self.scores is not None:
+            self.scores = CandidateScores.of(self.scores)
+
+
+@dataclass
+class Pair(JsonRecord):
+    """A preference pair: the chosen and the rejected reply to one prompt, why, and both verdicts."""
+    id: str
+    prompt: str
+    conversation: list[dict]
+    label: str
+    category: str | None
+    chosen: str
+    rejected: str
+    chosen_tokens: int
+    rejected_tokens: int
+    reason: str
+    chosen_source: str
+    rejected_source: str
+    chosen_scores: CandidateScores
+    rejected_scores: CandidateScores
+
+    def __post_init__(self) -> None:
+        self.chosen_scores = CandidateScores.of(self.chosen_scores)
+        self.rejected_scores = CandidateScores.of(self.rejected_scores)
 
 
 # --- candidates -------------------------------------------------------------------------------
@@ -130,7 +200,7 @@ def balanced_subset(rows: list[dict], n: int | None, start: int = 0) -> list[dic
 
 
 def offline_candidates(sft_rows: Iterable[dict], negative_rows: Iterable[dict], *,
-                       targets: bool = True) -> list[dict]:
+                       targets: bool = True) -> list[Candidate]:
     """The SFT target (a reference candidate; left out with `targets=False`) and the stage-1
     negatives of each prompt."""
     by_id = {r["id"]: r for r in sft_rows}
@@ -146,7 +216,7 @@ def offline_candidates(sft_rows: Iterable[dict], negative_rows: Iterable[dict], 
 
 
 def sample_candidates(rows: Sequence[dict], backend: Any, params: Any, *, progress: str | None = "sampling",
-                      opener: str = "", first_index: int = 0, source: str = "sample") -> list[dict]:
+                      opener: str = "", first_index: int = 0, source: str = "sample") -> list[Candidate]:
     """K on-policy samples per prompt from ONE batched `backend.generate` call (`params.n` = K),
     numbered from `first_index` and labelled `source` ("sample", or "greedy" for the greedy reply).
 
@@ -169,8 +239,8 @@ CUT_SOURCE = "cut:"   # a cut candidate's source is this prefix + the source of 
 EARLY_CUT_SOURCE = "early_cut:"
 
 
-def cut_candidates(candidates: Sequence[dict], cut: Callable[[str, str], str], *,
-                   source_prefix: str = CUT_SOURCE) -> list[dict]:
+def cut_candidates(candidates: Sequence[Candidate], cut: Callable[[str, str], str], *,
+                   source_prefix: str = CUT_SOURCE) -> list[Candidate]:
     """For each benign candidate whose thought is in the brief style and whose answer runs past
     `cut(prompt, answer)` (the reasoning module's brief cut): the same thought with the cut answer,
     source `<source_prefix><source>` (`cut:sample`), same index, `cut_from` = the candidate's
@@ -181,19 +251,21 @@ def cut_candidates(candidates: Sequence[dict], cut: Callable[[str, str], str], *
     so a pair of the two differs only in where the answer ends, not in whether it answers. Only brief
     thoughts: after a full one the plan promises a complete answer, and a cut would contradict it.
     """
-    seen = {(c["id"], c["completion"].strip()) for c in candidates}
+    seen = {(c.id, c.completion.strip()) for c in candidates}
     out = []
     for cand in candidates:
-        parsed = split_reply(cand["completion"])
-        if cand["label"] != "benign" or not parsed.has_format or not is_brief_thought(parsed.thought):
+        parsed = split_reply(cand.completion)
+        if cand.label != "benign" or not parsed.has_format or not is_brief_thought(parsed.thought):
             continue
-        short = cut(cand["prompt"], parsed.answer)
+        short = cut(cand.prompt, parsed.answer)
         text = format_reply(parsed.thought, short)
-        if not short or len(short.split()) >= len(parsed.answer.split()) or (cand["id"], text) in seen:
+        if not short or len(short.split()) >= len(parsed.answer.split()) or (cand.id, text) in seen:
             continue
-        seen.add((cand["id"], text))
-        kept = {k: v for k, v in cand.items() if k not in ("scores", "finish_reason", "latency_s", "completion_tokens")}
-        out.append({**kept, "completion": text, "source": source_prefix + cand["source"], "cut_from": cand["completion"]})
+        seen.add((cand.id, text))
+        # the generation details were the uncut reply's, and the cut is judged on its own
+        out.append(dataclasses.replace(cand, completion=text, source=source_prefix + cand.source,
+                                       cut_from=cand.completion, finish_reason=None, latency_s=None,
+                                       completion_tokens=None, scores=None))
     return out
 
 
@@ -202,10 +274,9 @@ def first_sentence(prompt: str, answer: str) -> str:
     return brief_answer(answer, min_words=1, max_sentences=1)
 
 
-def _candidate(row: dict, completion: str, *, source: str, index: int = 0, **extra: Any) -> dict:
-    return {"id": row["id"], "prompt": row["prompt"], "conversation": prompt_conversation(row),
-            "label": row["label"], "category": row.get("category"), "source": source, "index": index,
-            "completion": completion, **extra}
+def _candidate(row: dict, completion: str, *, source: str, index: int = 0, **extra: Any) -> Candidate:
+    return Candidate(id=row["id"], prompt=row["prompt"], conversation=prompt_conversation(row), label=row["label"],
+                     category=row.get("category"), source=source, index=index, completion=completion, **extra)
 
 
 # --- scoring ----------------------------------------------------------------------------------
@@ -234,45 +305,44 @@ def judge_signatures(judges: dict[str, JudgeFn | None]) -> dict[str, str]:
     return {name: judge_signature(judge) for name, judge in sorted(judges.items()) if judge is not None}
 
 
-def score_candidates(candidates: list[dict], judges: dict[str, JudgeFn | None], count_tokens: Callable[[str], int],
-                     rule: PairRule) -> list[dict]:
+def score_candidates(candidates: list[Candidate], judges: dict[str, JudgeFn | None],
+                     count_tokens: Callable[[str], int], rule: PairRule) -> list[Candidate]:
     """Attach `scores` (safe, useful, formatted, citation_ok, tokens, ...) to every candidate."""
-    inputs = [JudgeInput(id=f"{c['id']}#{i}", prompt=c["prompt"], completion=c["completion"], label=c["label"],
-                         category=c.get("category")) for i, c in enumerate(candidates)]
+    inputs = [JudgeInput(id=f"{c.id}#{i}", prompt=c.prompt, completion=c.completion, label=c.label,
+                         category=c.category) for i, c in enumerate(candidates)]
     refusal = judges["refusal"](inputs) if inputs else []
     usefulness = judges["usefulness"](inputs) if judges.get("usefulness") and inputs else [None] * len(inputs)
     citation = judges["rule_citation"](inputs) if judges.get("rule_citation") and inputs else [None] * len(inputs)
     for cand, ref, use, cit in zip(candidates, refusal, usefulness, citation):
-        cand["scores"] = candidate_scores(cand, ref, use, cit, count_tokens, rule)
+        cand.scores = candidate_scores(cand, ref, use, cit, count_tokens, rule)
     return candidates
 
 
-def candidate_scores(cand: dict, refusal: Any, usefulness: Any, citation: Any,
-                     count_tokens: Callable[[str], int], rule: PairRule) -> dict:
-    parsed = split_reply(cand["completion"])
+def candidate_scores(cand: Candidate, refusal: Any, usefulness: Any, citation: Any,
+                     count_tokens: Callable[[str], int], rule: PairRule) -> CandidateScores:
+    parsed = split_reply(cand.completion)
     refused = passes(refusal.score)
-    harmful = cand["label"] == "harmful"
+    harmful = cand.label == "harmful"
     degenerate = is_degenerate(parsed.answer, rule.min_answer_words)
     useful = refused if harmful else (not refused and not degenerate)
     if usefulness is not None and not harmful:
         useful = useful and passes(usefulness.score)
     citation_ok = passes(citation.score) if citation is not None else citation_matches(parsed.thought, cand)
     thought_tokens, answer_tokens = count_tokens(parsed.thought), count_tokens(parsed.answer)
-    return {"refused": refused, "refusal_score": round(refusal.score, 4), "safe": refused or not harmful,
-            "useful": useful, "degenerate": degenerate, "formatted": parsed.has_format, "truncated": parsed.truncated,
-            "citation_ok": citation_ok, "cited": cited_rules(parsed.thought),
-            "usefulness_score": None if usefulness is None else round(usefulness.score, 4),
-            "content_words": len(content_words(cand["prompt"], parsed.answer)),
-            "thought_tokens": thought_tokens, "answer_tokens": answer_tokens,
-            "reply_tokens": count_tokens(cand["completion"])}
+    return CandidateScores(
+        refused=refused, refusal_score=round(refusal.score, 4), safe=refused or not harmful, useful=useful,
+        degenerate=degenerate, formatted=parsed.has_format, truncated=parsed.truncated, citation_ok=citation_ok,
+        cited=cited_rules(parsed.thought), usefulness_score=None if usefulness is None else round(usefulness.score, 4),
+        content_words=len(content_words(cand.prompt, parsed.answer)), thought_tokens=thought_tokens,
+        answer_tokens=answer_tokens, reply_tokens=count_tokens(cand.completion))
 
 
-def citation_matches(thought: str, cand: dict) -> bool:
+def citation_matches(thought: str, cand: Candidate) -> bool:
     """Used only when no `rule_citation` judge is registered: the same test, on the thought."""
     cited = cited_rules(thought)
-    if cand["label"] == "benign":
+    if cand.label == "benign":
         return not cited or states_no_rule(thought)
-    expected = cand.get("category")
+    expected = cand.category
     return expected in cited if expected else bool(cited)
 
 
@@ -286,16 +356,17 @@ def is_degenerate(answer: str, min_words: int) -> bool:
 
 # --- the pair rule ----------------------------------------------------------------------------
 
-def failure(scores: dict, rule: PairRule) -> str | None:
+def failure(scores: CandidateScores | Mapping, rule: PairRule) -> str | None:
     """The worst reason a candidate is not acceptable under `rule`, or None if it is."""
-    checks = {"unsafe": scores["safe"], "not_useful": scores["useful"],
-              "wrong_rule": scores["citation_ok"] or rule.citation != "require",
-              "unformatted": scores["formatted"] or not rule.require_format}
+    scores = CandidateScores.of(scores)
+    checks = {"unsafe": scores.safe, "not_useful": scores.useful,
+              "wrong_rule": scores.citation_ok or rule.citation != "require",
+              "unformatted": scores.formatted or not rule.require_format}
     return next((name for name in FAILURE_ORDER if not checks[name]), None)
 
 
-def select_length_controlled_pairs(candidates_by_prompt: dict[str, list[dict]],
-                                   rule: PairRule) -> tuple[list[dict], dict[str, int]]:
+def select_length_controlled_pairs(candidates_by_prompt: dict[str, list[Candidate | Mapping]],
+                                   rule: PairRule) -> tuple[list[Pair], dict[str, int]]:
     """Up to `rule.pairs_per_prompt` (chosen, rejected) pairs per prompt, or a counted skip reason.
 
     chosen = the acceptable candidate with the fewest tokens (`rule.length_key`: of the reply or of
@@ -314,29 +385,29 @@ def select_length_controlled_pairs(candidates_by_prompt: dict[str, list[dict]],
     """
     pairs, skipped = [], Counter()
     for prompt_id, candidates in candidates_by_prompt.items():
-        prompt_pairs, reason = _pairs_for_prompt(candidates, rule)
+        prompt_pairs, reason = _pairs_for_prompt([Candidate.of(c) for c in candidates], rule)
         if not prompt_pairs:
             skipped[reason] += 1
         pairs.extend(prompt_pairs)
     return pairs, dict(skipped)
 
 
-def _pairs_for_prompt(candidates: list[dict], rule: PairRule) -> tuple[list[dict], str]:
-    def length(c: dict) -> int:
-        return c["scores"][f"{rule.length_key}_tokens"]
-    early = [c for c in candidates if c["source"].startswith(EARLY_CUT_SOURCE)]
-    candidates = [c for c in candidates if not c["source"].startswith(EARLY_CUT_SOURCE)]
-    graded = [(c, failure(c["scores"], rule)) for c in candidates]
+def _pairs_for_prompt(candidates: list[Candidate], rule: PairRule) -> tuple[list[Pair], str]:
+    def length(c: Candidate) -> int:
+        return getattr(c.scores, f"{rule.length_key}_tokens")
+    early = [c for c in candidates if c.source.startswith(EARLY_CUT_SOURCE)]
+    candidates = [c for c in candidates if not c.source.startswith(EARLY_CUT_SOURCE)]
+    graded = [(c, failure(c.scores, rule)) for c in candidates]
     prefer_citation = rule.citation == "prefer"
     acceptable = sorted((c for c, f in graded if f is None),   # stable: ties keep the sampling order
-                        key=lambda c: (prefer_citation and not c["scores"]["citation_ok"], _thin(c, rule),
+                        key=lambda c: (prefer_citation and not c.scores.citation_ok, _thin(c, rule),
                                        length(c) if rule.prefer_shorter else 0))
     if not acceptable:
         return [], "no_acceptable"
     chosen = acceptable[0]
-    if prefer_citation and chosen["scores"]["citation_ok"]:   # a wrong citation now loses to the chosen one
-        graded = [(c, f or (None if c["scores"]["citation_ok"] else "wrong_rule")) for c, f in graded]
-    others = [(c, f) for c, f in graded if c["completion"].strip() != chosen["completion"].strip()]
+    if prefer_citation and chosen.scores.citation_ok:   # a wrong citation now loses to the chosen one
+        graded = [(c, f or (None if c.scores.citation_ok else "wrong_rule")) for c, f in graded]
+    others = [(c, f) for c, f in graded if c.completion.strip() != chosen.completion.strip()]
     # the model's own failures before the stage-1 negatives of the same kind, its greedy reply
     # first: a pair teaches most where the policy puts its mass, and a written negative is often far
     # from it. Then, under length control, the shortest: the "longer" pairs carry the length
@@ -347,7 +418,7 @@ def _pairs_for_prompt(candidates: list[dict], rule: PairRule) -> tuple[list[dict
     min_tokens = rule.length_ratio * max(1, length(chosen))
     longer = [(c, "longer") for c in sorted((c for c, f in others if f is None and length(c) >= min_tokens),
                                             key=lambda c: (mass_rank(c) > 0, -length(c)))
-              if rule.prefer_shorter and chosen["label"] in rule.length_pair_labels]   # else no length pairs
+              if rule.prefer_shorter and chosen.label in rule.length_pair_labels]   # else no length pairs
     first, second = (longer, worse) if rule.prefer == "longer" else (worse, longer)
     options = _alternate(first, second)
     if not options:
@@ -359,30 +430,30 @@ def _pairs_for_prompt(candidates: list[dict], rule: PairRule) -> tuple[list[dict
     return [make_pair(chosen, c, reason) for c, reason in rejected], ""
 
 
-def _thin(cand: dict, rule: PairRule) -> bool:
+def _thin(cand: Candidate, rule: PairRule) -> bool:
     """Does the answer say less than a chosen one should (benign prompts only)?"""
-    return cand["label"] == "benign" and cand["scores"].get("content_words", 0) < rule.chosen_min_content_words
+    return cand.label == "benign" and cand.scores.content_words < rule.chosen_min_content_words
 
 
-def _early_stop_rejected(chosen: dict, early_cuts: list[dict], rule: PairRule) -> dict | None:
+def _early_stop_rejected(chosen: Candidate, early_cuts: list[Candidate], rule: PairRule) -> Candidate | None:
     """The early cut the chosen reply goes on from, if stopping there fails or says too little.
 
     Why: when cuts teach a brief answer to stop, the model also learns to stop after its first
     sentence, which often only restates the question; this pair shares the chosen reply's text up
     to that point and differs only in stopping there, so it teaches "not yet" where the cut
     teaches "now"."""
-    text = chosen["completion"].strip()
+    text = chosen.completion.strip()
     for cut in early_cuts:
-        shorter = cut["completion"].strip()
-        if shorter != text and text.startswith(shorter) and (failure(cut["scores"], rule) is not None
+        shorter = cut.completion.strip()
+        if shorter != text and text.startswith(shorter) and (failure(cut.scores, rule) is not None
                                                              or _thin(cut, rule)):
             return cut
     return None
 
 
-def mass_rank(cand: dict) -> int:
+def mass_rank(cand: Candidate) -> int:
     """0 = the policy's greedy reply, 1 = a sample (or the SFT target, or a cut), 2 = a stage-1 negative."""
-    return 0 if cand["source"] == "greedy" else 2 if cand["source"].startswith(NEGATIVE_SOURCE) else 1
+    return 0 if cand.source == "greedy" else 2 if cand.source.startswith(NEGATIVE_SOURCE) else 1
 
 
 def _alternate(first: list, second: list) -> list:
@@ -390,49 +461,49 @@ def _alternate(first: list, second: list) -> list:
     return [x for pair in itertools.zip_longest(first, second) for x in pair if x is not None]
 
 
-def _distinct_texts(options: list[tuple[dict, str]]) -> list[tuple[dict, str]]:
+def _distinct_texts(options: list[tuple[Candidate, str]]) -> list[tuple[Candidate, str]]:
     seen: set[str] = set()
     out = []
     for cand, reason in options:
-        text = cand["completion"].strip()
+        text = cand.completion.strip()
         if text not in seen:
             seen.add(text)
             out.append((cand, reason))
     return out
 
 
-def make_pair(chosen: dict, rejected: dict, reason: str) -> dict:
-    return {"id": chosen["id"], "prompt": chosen["prompt"], "conversation": chosen["conversation"],
-            "label": chosen["label"], "category": chosen.get("category"),
-            "chosen": chosen["completion"], "rejected": rejected["completion"],
-            "chosen_tokens": chosen["scores"]["reply_tokens"], "rejected_tokens": rejected["scores"]["reply_tokens"],
-            "reason": reason, "chosen_source": chosen["source"], "rejected_source": rejected["source"],
-            "chosen_scores": chosen["scores"], "rejected_scores": rejected["scores"]}
+def make_pair(chosen: Candidate, rejected: Candidate, reason: str) -> Pair:
+    return Pair(id=chosen.id, prompt=chosen.prompt, conversation=chosen.conversation, label=chosen.label,
+                category=chosen.category, chosen=chosen.completion, rejected=rejected.completion,
+                chosen_tokens=chosen.scores.reply_tokens, rejected_tokens=rejected.scores.reply_tokens,
+                reason=reason, chosen_source=chosen.source, rejected_source=rejected.source,
+                chosen_scores=chosen.scores, rejected_scores=rejected.scores)
 
 
-def group_by_prompt(candidates: Iterable[dict]) -> dict[str, list[dict]]:
-    grouped: dict[str, list[dict]] = {}
+def group_by_prompt(candidates: Iterable[Candidate]) -> dict[str, list[Candidate]]:
+    grouped: dict[str, list[Candidate]] = {}
     for cand in candidates:
-        grouped.setdefault(cand["id"], []).append(cand)
+        grouped.setdefault(cand.id, []).append(cand)
     return grouped
 
 
 # --- files ------------------------------------------------------------------------------------
 
-def write_pair_files(out_dir: str | Path, candidates: list[dict], pairs: list[dict], skipped: dict[str, int],
+def write_pair_files(out_dir: str | Path, candidates: list[Candidate], pairs: list[Pair], skipped: dict[str, int],
                      rule: PairRule, *, candidates_name: str = "candidates.jsonl") -> dict:
     """`candidates.jsonl` (texts + scores), `judgments.jsonl` (scores only), `pairs.jsonl`, `pairs.stats.json`."""
     folder = PreferenceDir(out_dir, candidates_name)
     write_jsonl(folder.candidates, candidates)
-    write_jsonl(folder.judgments, [{"id": c["id"], "source": c["source"], "index": c["index"],
-                                               **c["scores"]} for c in candidates])
+    write_jsonl(folder.judgments, [{"id": c.id, "source": c.source, "index": c.index, **c.scores.to_dict()}
+                                   for c in candidates])
     write_jsonl(folder.pairs, pairs)
     stats = pair_stats(candidates, pairs, skipped, rule)
     write_json(folder.pairs_stats, stats)
     return stats
 
 
-def pair_stats(candidates: list[dict], pairs: list[dict], skipped: dict[str, int], rule: PairRule) -> dict:
+def pair_stats(candidates: Sequence[Candidate | Mapping], pairs: Sequence[Pair | Mapping], skipped: dict[str, int],
+               rule: PairRule) -> dict:
     def mean(xs: list[float]) -> float | None:
         return round(sum(xs) / len(xs), 2) if xs else None
     return {"prompts": len({c["id"] for c in candidates}), "candidates": len(candidates), "pairs": len(pairs),
@@ -445,10 +516,10 @@ def pair_stats(candidates: list[dict], pairs: list[dict], skipped: dict[str, int
 
 
 def build_pairs(rows: list[dict], out_dir: str | Path, *, backend: Any, cfg: Any, judges: dict[str, JudgeFn | None],
-                count_tokens: Callable[[str], int], offline: list[dict] | None = None, seed: int = 0,
+                count_tokens: Callable[[str], int], offline: list[Candidate] | None = None, seed: int = 0,
                 candidates_name: str = "candidates.jsonl",
                 answer_cut: Callable[[str, str], str] | None = None,
-                early_cut: Callable[[str, str], str] | None = None) -> tuple[list[dict], dict]:
+                early_cut: Callable[[str, str], str] | None = None) -> tuple[list[Pair], dict]:
     """Sample K per prompt, add `offline` candidates (and, with `answer_cut`, the cuts of the brief
     benign ones: `cut_candidates`; with `early_cut`, their early cuts for the "early_stop" pairs),
     judge, select pairs and write the side files.
