@@ -17,6 +17,9 @@ copies of some harmful prompts, with their own negatives. Each candidate is scor
 `select_length_controlled_pairs` turns the scored candidates into pairs with the documented
 `PairRule` (see `erpo.config.PairRule`); it is pure, so the rule is tested without a model.
 Prompts without a valid pair are counted per reason and skipped, never faked.
+
+Candidates, their scores and pairs are typed records (`Candidate`, `CandidateScores`, `Pair`), each
+saved as one JSON object of candidates.jsonl (samples.jsonl in stage 3), judgments.jsonl and pairs.jsonl.
 """
 
 from __future__ import annotations
