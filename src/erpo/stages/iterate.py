@@ -49,7 +49,7 @@ from typing import Any, Callable
 from erpo.artifacts import (JsonRecord, atomic_dir, hash_obj, hash_path, read_json, read_jsonl, remove_outputs_of_other_runs,
                             write_json, write_jsonl)
 from erpo.config import GuardConfig, IterateConfig, RunConfig
-from erpo.data import load_prompts
+from erpo.data import training_records
 from erpo.data.splits import in_turn
 from erpo.errors import InputError
 from erpo.generation import SamplingParams, get_backend
@@ -102,7 +102,9 @@ def held_out_prompts(path: str | Path, per_label: int, data: Any = None, exclude
     rows = [r for r in read_jsonl(path) if r.get("split") == "eval"] if path.exists() else []
     if not rows and data is not None:
         sources = list(data.harmful_sources) + list(data.benign_sources)
-        rows = [r.model_dump() for r in load_prompts(sources, eval_fraction=data.eval_fraction, seed=data.seed)
+        # the held-out (OOD) sources never reach the guard: it selects rounds, a kind of training
+        rows = [r.model_dump() for r in training_records(sources, getattr(data, "holdout_sources", []),
+                                                         eval_fraction=data.eval_fraction, seed=data.seed)
                 if r.split == "eval" and not r.meta.get("contrast")]
     rows = [r for r in rows if r["id"] not in exclude]
     chosen = [r for label in ("harmful", "benign")
