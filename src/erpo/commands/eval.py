@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dtype", default=None, choices=("auto", "bf16", "fp16", "fp32"),
                    help="compute dtype (default: the config's dtype)")
     p.add_argument("--rejudge", action="store_true", help="re-score saved completions (no generation)")
+    p.add_argument("--compare-to", default=None, metavar="LABEL",
+                   help="differences of every evaluated model against this label (default: each against the "
+                        "one before it in stage order and against base)")
     add_config_option(p, help="YAML run config (its eval:, data:, policy and dtype are used)")
     p.add_argument("--list-attacks", action="store_true", help="print the registered attacks and exit")
     p.set_defaults(func=_run)
@@ -82,6 +85,7 @@ def _run(args: argparse.Namespace) -> int:
         cap = "" if config.eval.limit is None else f" (eval.limit {config.eval.limit})"
         print(f"file suite: {n} prompts of {args.data}{cap}")
     print_eval_table(run_dir / "eval", time.perf_counter() - start)
+    print_differences(run_dir / "eval", args.compare_to)
     return 0
 
 
@@ -93,12 +97,30 @@ def _run_dir_of(model: str) -> Path:
 def print_eval_table(eval_root: Path, seconds: float) -> None:
     from erpo.metrics import summarize_eval
     from erpo.tables import EVAL_COLUMNS, pick, print_table, wide_console
+    from erpo.tables import present
     rows = summarize_eval(eval_root)
-    columns = pick(EVAL_COLUMNS, "model", "harmful_refusal", "attack_success", "over_refusal", "benign_answered",
-                   "benign_useful", "rule_citation", "format_rate", "mean_tokens", "latency_s")
+    columns = present(pick(EVAL_COLUMNS, "model", "harmful_refusal", "attack_success", "attack_success_harmful",
+                           "over_refusal", "benign_answered", "benign_useful", "rule_citation", "format_rate",
+                           "mean_tokens", "latency_s"), rows)
     console = wide_console()
     print_table(f"evaluation ({seconds:.0f} s) — {eval_root}", columns, rows, console)
     for r in rows:
         if r["attack_success_by_attack"]:
             console.print(f"{r['model']}: ASR by attack " + ", ".join(
                 f"{a} {100 * v:.1f}%" for a, v in r["attack_success_by_attack"].items()))
+
+
+def print_differences(eval_root: Path, compare_to: str | None = None) -> None:
+    """The paired differences between the evaluated models (`erpo.metrics.paired_differences`), when
+    the eval folder holds more than one."""
+    from erpo.metrics import paired_differences
+    from erpo.tables import DIFF_COLUMNS, DIFF_TITLE, print_table, wide_console
+    labels = [d for d in eval_root.iterdir() if d.is_dir()] if eval_root.exists() else []
+    if len(labels) < 2:
+        return
+    try:
+        rows = paired_differences(eval_root, compare_to=compare_to)
+    except ValueError as exc:
+        raise ErpoError(str(exc)) from None
+    if rows:
+        print_table(DIFF_TITLE, DIFF_COLUMNS, rows, wide_console())

@@ -1,7 +1,8 @@
 """Report stage: `report.md` + a self-contained `report.html` from a run's evaluation files.
 
-Reads `eval/<model>/<suite>/<attack>/{metrics.json, completions.jsonl, judgments.refusal.jsonl}`
-and, when present, `04_iterate/metrics.jsonl` (one row per stage-3 round, tabled and plotted) and
+Reads `eval/<model>/<suite>/<attack>/{metrics.json, completions.jsonl, judgments.*.jsonl}` (the
+judgments also give the Differences table: each checkpoint against the one before it and against
+base, paired by prompt, with paired-bootstrap CIs) and, when present, `04_iterate/metrics.jsonl` (one row per stage-3 round, tabled and plotted) and
 `manifest.json` (time and peak memory per pipeline stage). Plots are drawn with
 matplotlib (Agg backend, no display) and embedded in the HTML as base64 PNGs, so the file can be
 mailed or opened offline; the Markdown links the same PNGs, saved under `report_files/`.
@@ -18,9 +19,10 @@ from pathlib import Path
 from erpo.artifacts import Manifest, read_jsonl, write_text
 from erpo.config import RunConfig
 from erpo.layout import RunLayout
-from erpo.metrics import load_model_metrics, summarize_eval, with_current_names
+from erpo.metrics import load_model_metrics, paired_differences, summarize_eval, with_current_names
 from erpo.policy import load_policy_file
-from erpo.tables import EVAL_COLUMNS, ROUND_COLUMNS, STAGE_COLUMNS, html_table, markdown
+from erpo.tables import (DIFF_COLUMNS, DIFF_TITLE, EVAL_COLUMNS, ROUND_COLUMNS, STAGE_COLUMNS, html_table, markdown,
+                          present)
 
 
 def stage_usage(run_dir: str | Path) -> list[tuple[str, dict]]:
@@ -176,8 +178,9 @@ def write_report(run_dir: str | Path, *, samples: int = 3) -> list[Path]:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(png)
     replies = {m: sample_replies(eval_root / m, samples) for m in labels}
-    md = write_text(layout.report_md, _markdown(run_dir, rows, plots, replies))
-    page = write_text(layout.report_html, _html(run_dir, rows, plots, replies))
+    diffs = paired_differences(eval_root)
+    md = write_text(layout.report_md, _markdown(run_dir, rows, plots, replies, diffs))
+    page = write_text(layout.report_html, _html(run_dir, rows, plots, replies, diffs))
     return [md, page]
 
 
@@ -186,12 +189,14 @@ def report_stage(config: RunConfig, run_dir: str | Path) -> None:
     write_report(run_dir)
 
 
-def _markdown(run_dir: Path, rows: list[dict], plots: dict, replies: dict) -> str:
+def _markdown(run_dir: Path, rows: list[dict], plots: dict, replies: dict, diffs: list[dict] = ()) -> str:
     lines = [f"# ERPO report — {run_dir.name}", ""]
     if not rows:
         lines += ["No evaluation results yet (run `erpo eval` or `erpo run`).", ""]
-    lines += markdown(EVAL_COLUMNS, rows)
+    lines += markdown(present(EVAL_COLUMNS, rows), rows)
     lines += ["", "Rates are point estimates; `eval/<model>/<suite>/<attack>/metrics.json` has 95% bootstrap CIs.", ""]
+    if diffs:
+        lines += ["## Differences", "", DIFF_TITLE + ".", ""] + markdown(DIFF_COLUMNS, diffs) + [""]
     for title, columns, table in extra_tables(run_dir):
         lines += [f"## {title}", ""] + markdown(columns, table) + [""]
     folder = RunLayout(run_dir).report_files.name   # the Markdown links the PNGs relative to itself
@@ -214,12 +219,14 @@ td:first-child,th:first-child{text-align:left}img{max-width:100%;margin:1em 0}
 .thought{color:#666;font-style:italic;white-space:pre-wrap}.answer,.prompt{white-space:pre-wrap}.prompt{color:#225}"""
 
 
-def _html(run_dir: Path, rows: list[dict], plots: dict, replies: dict) -> str:
+def _html(run_dir: Path, rows: list[dict], plots: dict, replies: dict, diffs: list[dict] = ()) -> str:
     esc = html.escape
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>ERPO report — {esc(run_dir.name)}</title>",
              f"<style>{CSS}</style></head><body><h1>ERPO report — {esc(run_dir.name)}</h1>"]
-    parts.append(html_table(EVAL_COLUMNS, rows))
+    parts.append(html_table(present(EVAL_COLUMNS, rows), rows))
     parts.append("<p>95% bootstrap CIs are in <code>eval/&lt;model&gt;/&lt;suite&gt;/&lt;attack&gt;/metrics.json</code>.</p>")
+    if diffs:
+        parts.append(f"<h2>Differences</h2><p>{esc(DIFF_TITLE)}.</p>" + html_table(DIFF_COLUMNS, diffs))
     parts += [f"<h2>{esc(title)}</h2>" + html_table(columns, table) for title, columns, table in extra_tables(run_dir)]
     for name, png in plots.items():
         data = base64.b64encode(png).decode("ascii")
