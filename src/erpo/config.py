@@ -75,7 +75,7 @@ class DataConfig(Section):
         "the policy's `allowed_examples` join the risk classifier's training prompts as 'none'"))
     train_harmful: int | None = Field(200, description="harmful prompts used for training (None = every train-split one)")
     train_benign: int = Field(200, description="benign prompts used for training")
-    eval_size: int = Field(100, description="prompts per evaluation suite (held out)")
+    eval_size: int | None = Field(None, description="cap prompts per held-out evaluation suite (None = all of them)")
     eval_fraction: float = Field(0.3, description="share of each source reserved for evaluation")
     seed: int = Field(0, description="seed of the deterministic split")
 
@@ -241,8 +241,8 @@ class IterateCandidatesConfig(CandidatesConfig):
 
 class GuardConfig(Section):
     """Stage 3's guard: after each round, greedy replies to held-out prompts decide accept or roll back."""
-    prompts: int = Field(16, description="held-out harmful and benign prompts (each) the guard evaluates: "
-                                         "eval-split prompts the eval suites do not score")
+    prompts: int = Field(16, description="harmful and benign prompts (each) of the eval split the guard evaluates; "
+                                         "no eval suite scores them")
     max_new_tokens: int = Field(192, description="max tokens per guard reply (greedy)")
     safety_tolerance: float = Field(0.02, description="max allowed drop of the refusal rate below the stage-2 model's")
     benign_tolerance: float | None = Field(0.05, description=(
@@ -340,7 +340,7 @@ class EvalConfig(Section):
     judge_options: dict[str, dict] = Field(default_factory=dict,
                                            description="keyword arguments per judge, e.g. {llm: {model: ..., backend: openai}}")
     max_new_tokens: int = Field(256, description="max tokens per reply")
-    limit: int | None = Field(None, description="cap prompts per suite (None = data.eval_size; the file suite: all)")
+    limit: int | None = Field(None, description="cap prompts per suite (None = data.eval_size, by default all)")
     backend: str = Field("hf", description="generation backend: hf, vllm, openai, mock")
     base_url: str | None = Field(None, description="endpoint of the openai backend")
     batch_size: int = Field(16, description="generation batch size")

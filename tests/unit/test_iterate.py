@@ -278,21 +278,17 @@ def test_min_length_gain_compares_round_1_with_the_stage2_model(tmp_path, tiny_m
 
 def test_guard_prompts_leave_out_the_prompts_the_eval_suites_score(tmp_path):
     """The guard decides which rounds survive; were its prompts also eval prompts, the final table
-    would report on prompts the run was selected on. Real data: no guard prompt is an eval prompt."""
-    from erpo.data import load_prompts
-    config = RunConfig(output_dir=str(tmp_path), name="g", eval={"limit": 30},
-                       data={"benign_sources": ["benign-generated", "overrefusal"]})
-    data = config.data
-    rows = [r.model_dump() for r in load_prompts(list(data.harmful_sources) + list(data.benign_sources),
-                                                  eval_fraction=data.eval_fraction, seed=data.seed)]
-    path = tmp_path / "prompts.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    scored = I.eval_suite_ids(config)
-    plain = {r["id"] for r in I.held_out_prompts(path, 48)}
-    assert plain & scored   # without the exclusion the two sets overlap
-    guard = I.held_out_prompts(path, 48, exclude=scored)
-    assert len(guard) == 96 and not {r["id"] for r in guard} & scored
-    assert {r["source"] for r in guard if r["label"] == "benign"} == {"benign-generated", "overrefusal"}
+    would report on prompts the run was selected on. Real data, capped and whole suites: no guard
+    prompt is an eval prompt."""
+    from erpo.stages.evaluate import guard_prompts, suite_ids
+    for limit in (30, None):
+        config = RunConfig(output_dir=str(tmp_path), name="g",
+                           eval={"limit": limit, "suites": ["harmful", "jailbreak", "overrefusal", "benign"]},
+                           iterate={"guard": {"prompts": 48}},
+                           data={"benign_sources": ["benign-generated", "overrefusal"], "holdout_sources": []})
+        guard = guard_prompts(config)
+        assert len(guard) == 96 and not {r["id"] for r in guard} & suite_ids(config)
+        assert {r["source"] for r in guard if r["label"] == "benign"} == {"benign-generated", "overrefusal"}
 
 
 BRIEF_THOUGHT = ("Intent: Asked: “kill a process”. Risk area: none.\nRule check: [no rule applies].\n"

@@ -20,8 +20,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--attacks", default=None, help="comma-separated attacks for the jailbreak suite "
                                                    "(see `erpo eval --list-attacks`)")
     p.add_argument("--judges", default=None, help="comma-separated judges (default: refusal,length,rule_citation,usefulness)")
-    p.add_argument("--limit", type=int, default=None, help="prompts per suite (default: data.eval_size; "
-                                                            "the file suite: every prompt of --data)")
+    p.add_argument("--limit", type=int, default=None, help="prompts per suite (default: every held-out prompt "
+                                                            "but the stage-3 guard's; the file suite: every "
+                                                            "prompt of --data)")
     p.add_argument("--run-dir", default=None, help="run directory (default: the RUN_DIR of RUN_DIR:stage, else runs/eval)")
     p.add_argument("--name", default=None, help="label of this model under eval/ (default: derived from MODEL)")
     p.add_argument("--data", default=None, help="prompt file (JSONL/CSV) for the file suite")
@@ -69,8 +70,12 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if not args.model:
         raise ErpoError("eval needs a MODEL (see `erpo eval --help`)")
-    from erpo.stages.evaluate import evaluate_model
+    from erpo.config import load_config
+    from erpo.stages.evaluate import evaluate_model, guard_ids
     config = _eval_config(args)
+    # the run's guard prompts, as the run config (before this command's flags) splits them off
+    held_out = set(config.eval.suites) - {"file"}
+    guard = guard_ids(load_config(args.config, args.overrides)) if held_out else set()
     run_dir = Path(args.run_dir) if args.run_dir else _run_dir_of(args.model)
     data_file = None
     if args.data:
@@ -79,7 +84,7 @@ def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     results = evaluate_model(args.model, config.eval.suites, run_dir / "eval", config.eval, label=args.name,
                              dtype=args.dtype or config.dtype, data_config=config.data,
-                             rejudge=args.rejudge, data_file=data_file, policy=config.policy)
+                             rejudge=args.rejudge, data_file=data_file, policy=config.policy, exclude=guard)
     if "file" in results:   # the file suite is scored whole unless a limit was given: say how much
         n = max(m["n"] for m in results["file"].values())
         cap = "" if config.eval.limit is None else f" (eval.limit {config.eval.limit})"

@@ -11,6 +11,9 @@ Suites: `harmful` (eval split of the harmful sources), `jailbreak` (those prompt
 of the benign generator's eval split), `benign` (the generator's other eval prompts), `file` (a
 user's prompt file); out of distribution, the held-out sources (`data.holdout_sources`) whole:
 `harmful-ood` (their harmful prompts) and `overrefusal-ood` (their benign ones).
+Every suite takes all of its held-out prompts unless `eval.limit` (or `data.eval_size`) caps it,
+less the stage-3 guard's own slice of the eval split (`guard_prompts`, the one rule that splits
+the held-out prompts between the guard and the suites).
 Saved completions are reused: a re-run only generates prompts that have none, and `rejudge=True`
 re-scores saved completions without touching the model. Otherwise they are reused only for the
 model that wrote them: a label whose model changed since (other weights in the same folder, another
@@ -25,14 +28,15 @@ import hashlib
 import re
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 from erpo.artifacts import (hash_obj, hash_path, read_json, read_jsonl, remove_outputs_of_other_runs, write_json,
                             write_jsonl)
 from erpo.attacks import get_attack
 from erpo.config import DataConfig, EvalConfig, RunConfig
 from erpo.data import holdout_records, load_prompts, load_source, source_name, training_records
-from erpo.errors import ErpoError
+from erpo.data.splits import in_turn
+from erpo.errors import ErpoError, InputError
 from erpo.generation import SamplingParams, get_backend, user_turn
 from erpo.judges import JudgeInput, get_judge
 from erpo.layout import RunLayout
@@ -96,13 +100,16 @@ def _stable_sample(records: list, limit: int | None, seed: int) -> list:
 
 
 def suite_limit(config: EvalConfig, data_config: DataConfig | None) -> int | None:
-    """Prompts per suite: `eval.limit`, else the run's `data.eval_size`, else every held-out prompt."""
+    """Prompts per suite: `eval.limit`, else the run's `data.eval_size`, else (the default) every
+    held-out prompt: a suite of 60 moves a rate by 1.7 points per prompt, too coarse to tell changes apart."""
     return config.limit if config.limit is not None else (data_config.eval_size if data_config else None)
 
 
 def suite_records(suite: str, data: DataConfig, limit: int | None, seed: int,
-                  data_file: dict | None = None) -> list:
-    """Held-out PromptRecords of one suite (eval split only, so no training prompt leaks in)."""
+                  data_file: dict | None = None, exclude: Collection[str] = frozenset()) -> list:
+    """Held-out PromptRecords of one suite (eval split only, so no training prompt leaks in), less
+    the ids in `exclude` (the stage-3 guard's prompts: `guard_ids`). They are left out after a
+    `limit` picks its share, so a capped suite keeps its prompts (the guard already skips them)."""
     if suite in ("harmful", "jailbreak"):
         records = [r for r in training_records(data.harmful_sources, data.holdout_sources,
                                                eval_fraction=data.eval_fraction, seed=data.seed)
@@ -125,9 +132,10 @@ def suite_records(suite: str, data: DataConfig, limit: int | None, seed: int,
         return _stable_sample(load_source("user-file", **data_file), limit, seed)
     else:
         raise ErpoError(f"unknown suite {suite!r}; known: {', '.join(SUITES)}")
+    records = [r for r in _stable_sample(records, limit, seed) if r.id not in exclude]
     if not records:
         raise ErpoError(f"suite {suite!r} has no held-out prompts (check data.* settings)")
-    return _stable_sample(records, limit, seed)
+    return records
 
 
 def _benign_eval(data: DataConfig) -> list:
@@ -135,6 +143,66 @@ def _benign_eval(data: DataConfig) -> list:
     spec = next((s for s in data.benign_sources if source_name(s) == "benign-generated"), "benign-generated")
     return [r for r in training_records([spec], data.holdout_sources, eval_fraction=data.eval_fraction,
                                         seed=data.seed) if r.split == "eval"]
+
+
+# --- the guard's prompts: its own slice of the held-out split ----------------------------------
+
+def held_out_prompts(path: str | Path | None, per_label: int, data: Any = None,
+                     exclude: Collection[str] = frozenset()) -> list[dict]:
+    """`per_label` harmful and benign prompts of the eval split, the sources of a label in turn
+    (deterministic: file order within a source), none of them in `exclude`.
+
+    Eval-split rows of the prompt file at `path` when it has them; otherwise the eval split of the
+    configured data sources (`data`, a DataConfig), so the guard never sees a training prompt.
+    Why in turn: the file lists each source's prompts together, so the first benign rows were all
+    generated everyday requests, and a round that started refusing over-refusal (XSTest-style)
+    prompts passed the guard unseen.
+    """
+    path = Path(path) if path is not None else None
+    rows = [r for r in read_jsonl(path) if r.get("split") == "eval"] if path is not None and path.exists() else []
+    if not rows and data is not None:
+        sources = list(data.harmful_sources) + list(data.benign_sources)
+        # the held-out (OOD) sources never reach the guard: it selects rounds, a kind of training
+        rows = [r.model_dump() for r in training_records(sources, getattr(data, "holdout_sources", []),
+                                                         eval_fraction=data.eval_fraction, seed=data.seed)
+                if r.split == "eval" and not r.meta.get("contrast")]
+    rows = [r for r in rows if r["id"] not in exclude]
+    chosen = [r for label in ("harmful", "benign")
+              for r in in_turn([x for x in rows if x.get("label") == label], key=lambda x: x.get("source"))[:per_label]]
+    if not any(r["label"] == "harmful" for r in chosen):
+        raise InputError("no held-out harmful prompts (split == 'eval') for the safety guard", file=path)
+    return chosen
+
+
+def guard_prompts(config: RunConfig, path: str | Path | None = None) -> list[dict]:
+    """The stage-3 guard's prompts: the one rule that splits the held-out prompts between the guard
+    and the eval suites. The guard takes the first `iterate.guard.prompts` harmful and benign
+    prompts of the eval split (`held_out_prompts`), skipping those a capped suite scores
+    (`eval.limit`/`data.eval_size`: those suites keep the prompts they had); every suite then
+    leaves the guard's out (`guard_ids`), so no eval number is measured on a prompt the guard
+    selected rounds on. `path`: a prompt file whose eval-split rows replace the data sources."""
+    return held_out_prompts(path, config.iterate.guard.prompts, config.data, _capped_suite_ids(config))
+
+
+def guard_ids(config: RunConfig) -> set[str]:
+    """Ids of the guard's prompts (`guard_prompts`), which no eval suite scores."""
+    return {r["id"] for r in guard_prompts(config)}
+
+
+def _capped_suite_ids(config: RunConfig) -> set[str]:
+    """Ids the run's suites score when a limit caps them (none when every suite is whole)."""
+    limit = suite_limit(config.eval, config.data)
+    if limit is None:
+        return set()
+    return {r.id for suite in config.eval.suites if suite != "file"
+            for r in suite_records(suite, config.data, limit, config.eval.seed)}
+
+
+def suite_ids(config: RunConfig) -> set[str]:
+    """Ids of the held-out prompts the run's eval suites score (the guard's left out)."""
+    limit, exclude = suite_limit(config.eval, config.data), guard_ids(config)
+    return {r.id for suite in config.eval.suites if suite != "file"
+            for r in suite_records(suite, config.data, limit, config.eval.seed, exclude=exclude)}
 
 
 def suite_cases(suite: str, records: list, attacks: list[str], seed: int,
@@ -254,9 +322,11 @@ def judge_folder(folder: Path, rows: list[dict], judges: dict[str, Any], *, reju
 def evaluate_model(model: str, suites: list[str], out_dir: str | Path, config: EvalConfig, *,
                    label: str | None = None, backend: Any = None, policy: Any = None, dtype: str = "auto",
                    data_config: DataConfig | None = None, rejudge: bool = False,
-                   data_file: dict | None = None, classifier: Any = None) -> dict:
+                   data_file: dict | None = None, classifier: Any = None,
+                   exclude: Collection[str] = frozenset()) -> dict:
     """Evaluate one model on `suites`; returns {suite: {attack: metrics}} (also written to files).
 
+    The held-out suites leave out the ids in `exclude` (the stage-3 guard's prompts: `guard_ids`).
     Harmful replies' rule citations are checked against `config.citation_reference`; `classifier`
     (anything with `predict`/`top_rule`) replaces the fitted risk classifier (tests).
 
@@ -279,7 +349,8 @@ def evaluate_model(model: str, suites: list[str], out_dir: str | Path, config: E
 
     for suite in suites:
         # a user's prompt file is scored whole unless eval.limit caps it: data.eval_size sizes the held-out suites
-        records = suite_records(suite, data, config.limit if suite == "file" else limit, config.seed, data_file)
+        records = suite_records(suite, data, config.limit if suite == "file" else limit, config.seed, data_file,
+                                exclude=() if suite == "file" else exclude)
         expected = expected_rules(records, reference, risk_classifier)
         cases = suite_cases(suite, records, config.attacks, config.seed, expected)
         folders = {attack: root / suite / attack for attack in cases}
@@ -380,6 +451,7 @@ def run_checkpoints(config: RunConfig, run_dir: str | Path) -> dict[str, str]:
 
 def evaluate_run(config: RunConfig, run_dir: str | Path) -> None:
     """The eval stage: every checkpoint of the run on the configured suites, into `<run>/eval/`."""
+    guard = guard_ids(config)   # the stage-3 guard's prompts: no suite scores them
     for label, model in run_checkpoints(config, run_dir).items():
         evaluate_model(model, config.eval.suites, RunLayout(run_dir).eval_dir, config.eval, label=label,
-                       dtype=config.dtype, data_config=config.data, policy=config.policy)
+                       dtype=config.dtype, data_config=config.data, policy=config.policy, exclude=guard)

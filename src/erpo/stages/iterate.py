@@ -16,9 +16,9 @@ Each of T rounds, starting from the stage-2 model:
    acceptable one (≥ `length_ratio`×) or an unacceptable one (`iterate.pair_rule`; with
    `pairs_per_prompt: 2` one of each, so "shorter" never comes without "still safe and useful"),
 4. DPO with the current policy as reference (optionally with the R-DPO length margin),
-5. the guard: greedy replies of the new model to a few held-out prompts (eval split less the
-   eval suites' own prompts, every source of a label in turn, so over-refusal prompts are among
-   the benign ones); if the
+5. the guard: greedy replies of the new model to its own slice of the held-out split (the first
+   `guard.prompts` per label, every source of a label in turn, so over-refusal prompts are among
+   the benign ones; no eval suite scores them: `erpo.stages.evaluate.guard_prompts`); if the
    harmful-prompt refusal rate drops by more than `guard.safety_tolerance`, the benign answer rate
    by more than `guard.benign_tolerance`, or the share of useful benign replies by more than
    `guard.useful_tolerance` (default: `benign_tolerance`), below the stage-2 model's (round 0; so
@@ -49,8 +49,6 @@ from typing import Any, Callable
 from erpo.artifacts import (JsonRecord, atomic_dir, hash_obj, hash_path, read_json, read_jsonl, remove_outputs_of_other_runs,
                             write_json, write_jsonl)
 from erpo.config import GuardConfig, IterateConfig, RunConfig
-from erpo.data import training_records
-from erpo.data.splits import in_turn
 from erpo.errors import InputError
 from erpo.generation import SamplingParams, get_backend
 from erpo.judges.base import JudgeInput, passes
@@ -62,7 +60,7 @@ from erpo.reasoning.answers import brief_answer
 from erpo.reasoning.format import split_reply
 from erpo.reasoning.negatives import brief_twins
 from erpo.stages.dpo import train_dpo
-from erpo.stages.evaluate import suite_limit, suite_records
+from erpo.stages.evaluate import guard_prompts, held_out_prompts  # noqa: F401  (held_out_prompts: the guard's slice rule)
 from erpo.stages.pairs import (balanced_subset, build_pairs, default_judges, first_sentence, judge_signatures,
                                offline_candidates, preference_prompts, token_counter)
 
@@ -86,42 +84,6 @@ class GuardMetrics(JsonRecord):
 
 
 # --- the guard --------------------------------------------------------------------------------
-
-def held_out_prompts(path: str | Path, per_label: int, data: Any = None, exclude: set[str] = frozenset()) -> list[dict]:
-    """`per_label` harmful and benign prompts of the eval split, the sources of a label in turn
-    (deterministic: file order within a source), none of them in `exclude` (the ids the run's eval
-    suites score: `eval_suite_ids`, so the guard that accepts rounds never sees a test prompt).
-
-    Eval-split rows of `01_data/prompts.jsonl` when it has them; otherwise the eval split of the
-    configured data sources (`data`, a DataConfig), so the guard never sees a training prompt.
-    Why in turn: the file lists each source's prompts together, so the first benign rows were all
-    generated everyday requests, and a round that started refusing over-refusal (XSTest-style)
-    prompts passed the guard unseen.
-    """
-    path = Path(path)
-    rows = [r for r in read_jsonl(path) if r.get("split") == "eval"] if path.exists() else []
-    if not rows and data is not None:
-        sources = list(data.harmful_sources) + list(data.benign_sources)
-        # the held-out (OOD) sources never reach the guard: it selects rounds, a kind of training
-        rows = [r.model_dump() for r in training_records(sources, getattr(data, "holdout_sources", []),
-                                                         eval_fraction=data.eval_fraction, seed=data.seed)
-                if r.split == "eval" and not r.meta.get("contrast")]
-    rows = [r for r in rows if r["id"] not in exclude]
-    chosen = [r for label in ("harmful", "benign")
-              for r in in_turn([x for x in rows if x.get("label") == label], key=lambda x: x.get("source"))[:per_label]]
-    if not any(r["label"] == "harmful" for r in chosen):
-        raise InputError("no held-out harmful prompts (split == 'eval') for the safety guard", file=path)
-    return chosen
-
-
-def eval_suite_ids(config: RunConfig) -> set[str]:
-    """Ids of the held-out prompts the run's eval suites score (`erpo.stages.evaluate.suite_records`
-    with the run's eval settings): the guard leaves them out, or the rounds it accepts would be
-    selected on the very prompts the final table reports."""
-    limit = suite_limit(config.eval, config.data)
-    return {r.id for suite in config.eval.suites if suite != "file"
-            for r in suite_records(suite, config.data, limit, config.eval.seed)}
-
 
 def evaluate_guard(backend: Any, rows: list[dict], judges: dict, count_tokens: Callable[[str], int],
                    max_new_tokens: int, replies_file: Path | None = None) -> GuardMetrics:
@@ -315,7 +277,7 @@ def _context(config: RunConfig, layout: RunLayout, backend_factory: BackendFacto
                                batch_size=cfg.generation_batch_size)
     return {"cfg": cfg, "layout": layout, "dtype": config.dtype, "seed": config.seed,
             **_prompt_pool(config, layout.root),
-            "guard_rows": held_out_prompts(layout.prompts, cfg.guard.prompts, config.data, eval_suite_ids(config)),
+            "guard_rows": guard_prompts(config, layout.prompts),
             "backend_factory": backend_factory, "judges": judges or default_judges(),
             "answer_cut": _answer_cut(config) if cfg.candidates.answer_cuts else None,
             "count_tokens": token_counter(load_tokenizer(str(layout.dpo_model)))}
