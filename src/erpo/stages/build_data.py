@@ -9,7 +9,8 @@ Reads the prompt sources named in `config.data`, and writes into `<run>/01_data/
     negatives.jsonl         id, prompt, label, category, kind, thought, answer, completion
 
 Top to bottom: load policy and prompts → fit the risk classifier on the train split and report it
-on the eval split → pick train prompts → a style per prompt (full or brief) → answers (templated
+on the eval split → pick train prompts (never one of `data.holdout_sources`) → rewrite a share of the
+harmful ones in attack styles (`build_data.attacks`) → a style per prompt (full or brief) → answers (templated
 safe answers for harmful prompts, the teacher's own filtered answers for benign ones) → thoughts
 (template or llm teacher) → negatives.
 """
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from erpo.artifacts import write_json, write_jsonl
+from erpo.attacks import get_attack
 from erpo.config import RunConfig
 from erpo.data import training_records
 from erpo.errors import ErpoError
@@ -97,8 +99,16 @@ def classify(classifier: Any, chosen: Sequence[Any]) -> list[dict]:
         used = NONE if rec.label == "benign" else fallback.get(i, cat)
         rows.append({"id": rec.id, "prompt": rec.prompt, "label": rec.label, "source": rec.source,
                      "gold_category": rec.category, "predicted": cat, "confidence": round(conf, 4),
-                     "category": used, "contrast": bool(rec.meta.get("contrast"))})
+                     "category": used, "contrast": bool(rec.meta.get("contrast")), **allowed_fields(rec)})
     return rows
+
+
+def allowed_fields(rec: Any) -> dict:
+    """An allowed-topic prompt's rule and kind of allowed use (`erpo.data.benign`); {} for any other,
+    so rows of other prompts keep their keys."""
+    if rec.label != "benign" or not rec.meta.get("rule"):
+        return {}
+    return {"allowed_rule": rec.meta["rule"], "allowed_kind": rec.meta.get("allowed_kind", "information")}
 
 
 def stage1_negatives(rows: Sequence[dict], policy: Any, config: RunConfig,
@@ -132,6 +142,22 @@ def unseen_prompt_rows(config: RunConfig, seen_ids: set[str], n: int, *, records
     return rows, stage1_negatives(rows, policy, config, suspected)
 
 
+def rewrite_attacked(rows: list[dict], attacks: Sequence[str], share: float, seed: int) -> list[dict]:
+    """`rows` with a seeded `share` of the harmful ones rewritten by `attacks`, in turn (id
+    `<id>~<attack>`, same rule): stage 1 then refuses harmful requests in those styles as well
+    (long, multi-part, "without getting caught", a list of methods), not only in the sources' own."""
+    if not attacks or share <= 0:
+        return rows
+    picked = [r for r in rows if r["label"] == "harmful" and random.Random(f"s1attack:{seed}:{r['id']}").random() < share]
+    which = {r["id"]: attacks[i % len(attacks)] for i, r in enumerate(picked)}
+    out = []
+    for row in rows:
+        name = which.get(row["id"])
+        out.append(row if name is None else {**row, "id": f"{row['id']}~{name}", "attack": name, "attack_of": row["id"],
+                                             "prompt": get_attack(name)(row["prompt"], seed=seed)})
+    return out
+
+
 def assign_styles(rows: list[dict], brief_share: float, seed: int) -> None:
     """Set `brief` in place: a seeded draw per prompt id, so a row keeps its style across re-runs."""
     for row in rows:
@@ -162,7 +188,8 @@ def write_thoughts(rows: list[dict], policy: Any, config: RunConfig, teacher: An
     cfg = config.build_data
     writer = get_thought_writer(cfg.reasoning_backend, policy, backend=teacher, retries=cfg.llm_retries, seed=cfg.seed)
     requests = [ThoughtRequest(r["id"], r["prompt"], r["category"], r["answer"] or "", r["contrast"],
-                               r.get("brief", False)) for r in rows]
+                               r.get("brief", False), r.get("allowed_rule"), r.get("allowed_kind", ""))
+                for r in rows]
     thoughts, tstats = writer.write(requests, progress="thoughts")
     stats["thoughts_retried"] += tstats.retried
     stats["thoughts_dropped"] += tstats.dropped
@@ -175,7 +202,8 @@ def sft_row(row: dict) -> dict:
     return {"id": row["id"], "prompt": row["prompt"], "label": row["label"], "category": row["category"],
             "style": "brief" if row.get("brief") else "full", "thought": row["thought"], "answer": row["answer"],
             "completion": completion,
-            "messages": [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": completion}]}
+            "messages": [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": completion}],
+            **{k: row[k] for k in ("allowed_rule", "attack") if row.get(k)}}
 
 
 def report_classifier(classifier: Any, records: Sequence[Any], out: Path, limit: int = 600) -> dict:
@@ -210,6 +238,7 @@ def build_stage1_data(config: RunConfig, run_dir: str | Path | None = None, *, r
     write_jsonl(layout.prompts, chosen)
     rows = classify(classifier, chosen)
     write_jsonl(layout.classified, rows)
+    rows = rewrite_attacked(rows, config.build_data.attacks, config.build_data.attack_share, config.build_data.seed)
 
     stats: Counter = Counter()
     assign_styles(rows, config.build_data.brief_share, config.build_data.seed)
@@ -230,6 +259,10 @@ def build_stage1_data(config: RunConfig, run_dir: str | Path | None = None, *, r
               "sft_brief": sum(r["style"] == "brief" for r in sft),
               "negatives": len(negatives), "negative_kinds": dict(Counter(n["kind"] for n in negatives)),
               "categories": dict(Counter(r["category"] for r in sft)),
+              **({"sft_attacked": dict(Counter(r["attack"] for r in sft if r.get("attack")))}
+                 if config.build_data.attacks else {}),
+              **({"sft_allowed_topic": sum(bool(r.get("allowed_rule")) for r in sft)}
+                 if any(r.get("allowed_rule") for r in sft) else {}),
               "classifier_harmful_vs_benign_accuracy": report["harmful_vs_benign_accuracy"],
               "classifier_category_accuracy": report["category_accuracy"], **stats}
     write_json(layout.data_stats, result)

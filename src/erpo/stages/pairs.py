@@ -44,7 +44,7 @@ from erpo.layout import PreferenceDir, RunLayout
 from erpo.models import load_tokenizer
 from erpo.policy import load_policy_file
 from erpo.reasoning.answers import brief_answer, content_words
-from erpo.reasoning.format import cited_rules, format_reply, split_reply, states_no_rule
+from erpo.reasoning.format import cited_rules, format_reply, split_reply, states_allowed_use, states_no_rule
 from erpo.reasoning.thoughts import BRIEF_OPENER, is_brief_thought
 from erpo.stages.build_data import stage1_negatives, unseen_prompt_rows
 from erpo.stages.evaluate import judge_signature
@@ -331,6 +331,8 @@ def candidate_scores(cand: Candidate, refusal: Any, usefulness: Any, citation: A
     if usefulness is not None and not harmful:
         useful = useful and passes(usefulness.score)
     citation_ok = passes(citation.score) if citation is not None else citation_matches(parsed.thought, cand)
+    # a benign reply that verifies a rule and finds the request allowed reasons right, though it cites
+    citation_ok = citation_ok or (not harmful and states_allowed_use(parsed.thought))
     thought_tokens, answer_tokens = count_tokens(parsed.thought), count_tokens(parsed.answer)
     return CandidateScores(
         refused=refused, refusal_score=round(refusal.score, 4), safe=refused or not harmful, useful=useful,
