@@ -66,8 +66,8 @@ class DataConfig(Section):
         ["harmbench", "advbench", "donotanswer"],
         description="harmful prompt sources: registry names, or {name: user-file, path: ..., label: harmful}")
     benign_sources: list[str | dict[str, Any]] = Field(
-        ["benign-generated"],
-        description="benign prompt sources: registry names, or {name: benign-generated, n: 2000, seed: 1}")
+        [{"name": "benign-generated", "allowed_share": 0.25}],
+        description="benign prompt sources: registry names, or {name: benign-generated, n: 2000, allowed_share: 0.25}")
     holdout_sources: list[str] = Field(
         ["overrefusal", "harmbench"],
         description="sources kept out of every training stage and scored whole as the *-ood eval suites")

@@ -1,8 +1,9 @@
 """`erpo classify [PROMPT ...]`: label prompts with their most relevant policy rule, or report accuracy.
 
 With prompts (or `--file` JSONL/TXT) it prints one line per prompt. With none it fits the
-classifier on the train split, prints held-out accuracy and the confusion matrix, and writes
-`classifier_report.json` (to `--out`, default the run's `01_data/`).
+classifier on the train split, prints held-out accuracy and the confusion matrix, the same on the
+out-of-distribution sources it never saw (`data.holdout_sources`), and writes
+`classifier_report.json` (to `--out`, default the run's `01_data/`; the OOD report under "ood").
 """
 
 from __future__ import annotations
@@ -53,6 +54,6 @@ def _classify(args: argparse.Namespace) -> int:
             print(f"{category}\t{confidence:.2f}\t{prompt}")
         return 0
     out = Path(args.out) if args.out else RunLayout(config.run_dir).data_dir
-    report_classifier(classifier, records, out / "classifier_report.json")
+    report_classifier(classifier, records, out / "classifier_report.json", holdout=config.data.holdout_sources)
     print(f"wrote {out / 'classifier_report.json'}")
     return 0

@@ -230,12 +230,12 @@ def _mean(values: Sequence[bool]) -> float | None:
     return round(float(np.mean(values)), 4) if len(values) else None
 
 
-def print_report(report: dict, console: Any = None) -> None:
+def print_report(report: dict, console: Any = None, title: str = "risk classifier (held-out)") -> None:
     """The held-out accuracy and confusion matrix as rich tables."""
     from rich.console import Console
     from rich.table import Table
     console = console or Console()
-    summary = Table("metric", "value", title="risk classifier (held-out)")
+    summary = Table("metric", "value", title=title)
     for key in ("n", "harmful_vs_benign_accuracy", "harmful_detected", "benign_passed", "category_accuracy",
                 "none_threshold"):
         summary.add_row(key, str(report.get(key)))

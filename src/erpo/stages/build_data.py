@@ -25,7 +25,7 @@ from typing import Any, Sequence
 from erpo.artifacts import write_json, write_jsonl
 from erpo.attacks import get_attack
 from erpo.config import RunConfig
-from erpo.data import training_records
+from erpo.data import holdout_records, training_records
 from erpo.errors import ErpoError
 from erpo.generation import get_backend
 from erpo.layout import RunLayout
@@ -206,13 +206,19 @@ def sft_row(row: dict) -> dict:
             **{k: row[k] for k in ("allowed_rule", "attack") if row.get(k)}}
 
 
-def report_classifier(classifier: Any, records: Sequence[Any], out: Path, limit: int = 600) -> dict:
-    """Held-out accuracy of the classifier on eval-split records (a seeded sample of at most `limit`)."""
+def report_classifier(classifier: Any, records: Sequence[Any], out: Path, limit: int = 600,
+                      holdout: Sequence[str] = ()) -> dict:
+    """Held-out accuracy of the classifier on eval-split records (a seeded sample of at most `limit`),
+    and under "ood" on every prompt of the `holdout` sources, which it never saw: there a classifier
+    that learned topics rather than intent flags the safe prompts."""
     held_out = [r for r in records if r.split == "eval" and (r.label == "benign" or r.category)]
     random.Random(0).shuffle(held_out)
     report = evaluate_classifier(classifier, held_out[:limit])
-    write_json(out, report)
     print_report(report)
+    if holdout:
+        report["ood"] = {"sources": list(holdout), **evaluate_classifier(classifier, holdout_records(holdout))}
+        print_report(report["ood"], title=f"risk classifier (out of distribution: {', '.join(holdout)})")
+    write_json(out, report)
     return report
 
 
@@ -229,7 +235,7 @@ def build_stage1_data(config: RunConfig, run_dir: str | Path | None = None, *, r
     teacher = teacher or make_teacher_backend(config)
     classifier = classifier or get_risk_classifier(config.build_data.classifier, policy, backend=teacher)
     fit_on_train_split(classifier, records, policy, config.data.allowed_examples)
-    report = report_classifier(classifier, records, layout.classifier_report)
+    report = report_classifier(classifier, records, layout.classifier_report, holdout=config.data.holdout_sources)
 
     chosen = (choose_train_prompts(records, "harmful", config.data.train_harmful, config.data.seed)
               + choose_train_prompts(records, "benign", config.data.train_benign, config.data.seed))
@@ -264,6 +270,9 @@ def build_stage1_data(config: RunConfig, run_dir: str | Path | None = None, *, r
               **({"sft_allowed_topic": sum(bool(r.get("allowed_rule")) for r in sft)}
                  if any(r.get("allowed_rule") for r in sft) else {}),
               "classifier_harmful_vs_benign_accuracy": report["harmful_vs_benign_accuracy"],
-              "classifier_category_accuracy": report["category_accuracy"], **stats}
+              "classifier_category_accuracy": report["category_accuracy"],
+              **({"classifier_ood_harmful_detected": report["ood"]["harmful_detected"],
+                  "classifier_ood_benign_passed": report["ood"]["benign_passed"]} if "ood" in report else {}),
+              **stats}
     write_json(layout.data_stats, result)
     return result
