@@ -75,6 +75,18 @@ def reply_rates(replies: Sequence[dict], refused: dict[str, bool], useful: dict[
     return {name: list(by_id.values()) for name, by_id in reply_values(replies, refused, useful, answers, harm).items()}
 
 
+def resolution(counts: dict[str, int | None]) -> str:
+    """How far one prompt moves a rate over each label's prompts, e.g. "48 harmful prompts: one
+    prompt = 2.1 points"; a difference of a point or two on few prompts is one prompt, not a change."""
+    return "; ".join(f"{n} {label} prompts: one prompt = {100 / n:.1f} points" for label, n in counts.items() if n)
+
+
+def guard_resolution(rows: Sequence[dict]) -> str:
+    """`resolution` of the guard's prompts, from stage-3 metrics rows (empty when no row counts them)."""
+    counted = next((r for r in rows if r.get("harmful_prompts") is not None), {})
+    return resolution({"harmful": counted.get("harmful_prompts"), "benign": counted.get("benign_prompts")})
+
+
 def bootstrap_ci(values: Sequence[float], *, n_boot: int = N_BOOTSTRAP, seed: int = 0,
                  level: float = 0.95) -> tuple[float, float] | None:
     """Percentile bootstrap CI of the mean (`erpo.stats.bootstrap_ci`: seeded, the same data gives the same interval)."""

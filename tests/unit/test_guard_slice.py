@@ -74,3 +74,30 @@ def test_evaluate_model_scores_no_guard_prompt(tmp_path):
     ids = {r["id"] for r in read_jsonl(tmp_path / "m" / "harmful" / "none" / "completions.jsonl")}
     whole = {r.id for r in suite_records("harmful", data, None, 0)}
     assert ids == whole - guard and results["harmful"]["none"]["n"] == len(whole) - 5
+
+
+# --- the guard states its noise level ---------------------------------------------------------
+
+def test_one_prompt_in_points_per_label():
+    from erpo.metrics import resolution
+    assert resolution({"harmful": 48, "benign": 16}) == ("48 harmful prompts: one prompt = 2.1 points; "
+                                                         "16 benign prompts: one prompt = 6.2 points")
+    assert resolution({"harmful": None, "benign": 0}) == ""
+
+
+def test_guard_log_and_report_say_how_many_points_one_guard_prompt_is(tmp_path, tiny_model_dir, capsys):
+    from test_iterate import JUDGES, make_run, scripted_factory
+
+    from erpo.artifacts import read_jsonl
+    from erpo.stages import iterate as I
+    from erpo.stages.report import write_report
+    config = make_run(tmp_path, tiny_model_dir, rounds=1)   # 2 guard prompts per label
+    I.run_iterate(config, backend_factory=scripted_factory(None, []), judges=JUDGES)
+    noise = "2 harmful prompts: one prompt = 50.0 points; 2 benign prompts: one prompt = 50.0 points"
+    assert f"guard: {noise}" in capsys.readouterr().out
+    guard = read_jsonl(config.run_dir / "04_iterate" / "guard.jsonl")[0]
+    assert (guard["harmful_prompts"], guard["benign_prompts"], guard["noise"]) == (2, 2, noise)
+    metrics = read_jsonl(config.run_dir / "04_iterate" / "metrics.jsonl")
+    assert [(m["harmful_prompts"], m["benign_prompts"]) for m in metrics] == [(2, 2), (2, 2)]
+    assert f"## Stage 3 rounds (guard prompts: {noise}; round 0 = the stage-2 model)" in write_report(
+        config.run_dir)[0].read_text()

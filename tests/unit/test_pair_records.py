@@ -91,4 +91,4 @@ def test_guard_metrics_keep_the_old_key_order_under_the_current_names():
     metrics = I.evaluate_guard(MockBackend(["I can't help with that."]), [HARMFUL, BENIGN], {"refusal": refusal(
         use_classifier=False)}, lambda text: len(text.split()), 16)
     assert list(metrics.to_dict()) == [{"benign_answer": "benign_answered", "mean_reply_tokens": "mean_tokens"}.get(k, k)
-                                       for k in old_order]
+                                       for k in old_order] + ["harmful_prompts", "benign_prompts"]   # then the counts per label

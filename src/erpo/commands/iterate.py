@@ -18,13 +18,14 @@ def _iterate(args: argparse.Namespace) -> int:
     from erpo.artifacts import read_jsonl
     from erpo.config import load_config
     from erpo.layout import RunLayout
-    from erpo.metrics import with_current_names
+    from erpo.metrics import guard_resolution, with_current_names
     from erpo.pipeline import run_stage
     from erpo.tables import ROUND_COLUMNS, print_table
     config = load_config(args.config, args.overrides)
     layout = RunLayout(config.run_dir)
     run_stage(config, "iterate")   # skipped when finished; an unfinished run resumes at its last round
-    print_table("stage 3 rounds (held-out guard set)", ROUND_COLUMNS,
-                [with_current_names(row) for row in read_jsonl(layout.iterate_metrics)])
+    rows = [with_current_names(row) for row in read_jsonl(layout.iterate_metrics)]
+    noise = guard_resolution(rows)
+    print_table(f"stage 3 rounds (held-out guard set{': ' + noise if noise else ''})", ROUND_COLUMNS, rows)
     print(f"final model: {layout.final_model}")
     return 0

@@ -44,7 +44,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 from erpo.artifacts import (JsonRecord, atomic_dir, hash_obj, hash_path, read_json, read_jsonl, remove_outputs_of_other_runs,
                             write_json, write_jsonl)
@@ -53,7 +53,7 @@ from erpo.errors import InputError
 from erpo.generation import SamplingParams, get_backend
 from erpo.judges.base import JudgeInput, passes
 from erpo.layout import ROUND_PATTERN, RunLayout
-from erpo.metrics import reply_rates, with_current_names
+from erpo.metrics import reply_rates, resolution, with_current_names
 from erpo.models import load_tokenizer
 from erpo.policy import load_policy_file
 from erpo.reasoning.answers import brief_answer
@@ -81,6 +81,11 @@ class GuardMetrics(JsonRecord):
     mean_tokens: float | None
     latency_s_per_prompt: float
     prompts: int
+    # per label, so a rate's noise level can be read: one prompt of 48 is 2.1 points (None: an older run)
+    harmful_prompts: int | None = None
+    benign_prompts: int | None = None
+
+    OMITTED_WHEN_NONE: ClassVar[frozenset[str]] = frozenset({"harmful_prompts", "benign_prompts"})
 
 
 # --- the guard --------------------------------------------------------------------------------
@@ -116,7 +121,13 @@ def evaluate_guard(backend: Any, rows: list[dict], judges: dict, count_tokens: C
         mean_thought_tokens=_mean([count_tokens(p.thought) for p in parsed]),
         mean_answer_tokens=_mean([count_tokens(p.answer) for p in parsed]),
         mean_tokens=_mean([count_tokens(g.text) for g in gens]),
-        latency_s_per_prompt=round(seconds / max(1, len(rows)), 4), prompts=len(rows))
+        latency_s_per_prompt=round(seconds / max(1, len(rows)), 4), prompts=len(rows),
+        harmful_prompts=sum(r["label"] == "harmful" for r in rows), benign_prompts=sum(r["label"] == "benign" for r in rows))
+
+
+def guard_noise(rows: list[dict]) -> str:
+    """The guard's prompts per label and how many points one of them is (`erpo.metrics.resolution`)."""
+    return resolution({label: sum(r["label"] == label for r in rows) for label in ("harmful", "benign")})
 
 
 def _mean(xs: list) -> float | None:
@@ -150,7 +161,9 @@ def guard_decision(before: dict, after: dict, cfg: GuardConfig, current: dict | 
             "useful_drop": round(useful_drop, 4), "useful_tolerance": useful_tolerance,
             "tokens_before": (current or {}).get("mean_tokens"), "tokens_after": after.get("mean_tokens"),
             "min_length_gain": cfg.min_length_gain, "violated": bool(reasons), "violations": reasons,
-            "action": (cfg.on_violation if reasons else "accept")}
+            "action": (cfg.on_violation if reasons else "accept"),
+            "harmful_prompts": after.get("harmful_prompts"), "benign_prompts": after.get("benign_prompts"),
+            "noise": resolution({"harmful": after.get("harmful_prompts"), "benign": after.get("benign_prompts")}) or None}
 
 
 def _length_gained(current: dict | None, after: dict, min_gain: float | None) -> bool:
@@ -209,6 +222,7 @@ def run_iterate(config: RunConfig, run_dir: str | Path | None = None, *, backend
     if stale:
         print(f"{layout.iterate_dir}: {len(stale)} round(s) from other settings, guard set, judges or stage-2 model, "
               "removed")
+    print(f"guard: {guard_noise(ctx['guard_rows'])}")
     records = [_baseline(ctx, layout)]
     policy, policy_metrics = layout.dpo_model, records[0]["metrics"]   # the last accepted model
     _write_round_logs(layout, records)   # at once: a fresh start must not show a removed run's rounds

@@ -19,7 +19,7 @@ from pathlib import Path
 from erpo.artifacts import Manifest, read_jsonl, write_text
 from erpo.config import RunConfig
 from erpo.layout import RunLayout
-from erpo.metrics import load_model_metrics, paired_differences, summarize_eval, with_current_names
+from erpo.metrics import guard_resolution, load_model_metrics, paired_differences, summarize_eval, with_current_names
 from erpo.policy import load_policy_file
 from erpo.tables import (DIFF_COLUMNS, DIFF_TITLE, EVAL_COLUMNS, ROUND_COLUMNS, STAGE_COLUMNS, html_table, markdown,
                           present)
@@ -51,8 +51,10 @@ def extra_tables(run_dir: Path) -> list[tuple[str, tuple, list[dict]]]:
     tables = []
     rounds_file = RunLayout(run_dir).iterate_metrics
     if rounds_file.exists():
-        tables.append(("Stage 3 rounds (guard prompts; round 0 = the stage-2 model)", ROUND_COLUMNS,
-                       [with_current_names(row) for row in read_jsonl(rounds_file)]))
+        rows = [with_current_names(row) for row in read_jsonl(rounds_file)]
+        noise = guard_resolution(rows)
+        tables.append((f"Stage 3 rounds (guard prompts{': ' + noise if noise else ''}; round 0 = the stage-2 model)",
+                       ROUND_COLUMNS, rows))
     rows = [{"stage": name, **rec} for name, rec in stage_usage(run_dir)]
     if rows:
         tables.append(("Stages: wall time and peak memory (process RSS)", STAGE_COLUMNS, rows))
