@@ -61,8 +61,8 @@ from erpo.reasoning.format import split_reply
 from erpo.reasoning.negatives import brief_twins
 from erpo.stages.dpo import train_dpo
 from erpo.stages.evaluate import guard_prompts, held_out_prompts  # noqa: F401  (held_out_prompts: the guard's slice rule)
-from erpo.stages.pairs import (balanced_subset, build_pairs, default_judges, first_sentence, judge_signatures,
-                               offline_candidates, preference_prompts, token_counter)
+from erpo.stages.pairs import (balanced_subset, build_pairs, default_judges, first_sentence, harm_verdicts,
+                               judge_signatures, offline_candidates, preference_prompts, token_counter)
 
 BackendFactory = Callable[[Path], Any]
 
@@ -84,8 +84,10 @@ class GuardMetrics(JsonRecord):
     # per label, so a rate's noise level can be read: one prompt of 48 is 2.1 points (None: an older run)
     harmful_prompts: int | None = None
     benign_prompts: int | None = None
+    # with a harm judge: the share of harmful replies that are safe (refused, or no harmful help given)
+    harmful_safe: float | None = None
 
-    OMITTED_WHEN_NONE: ClassVar[frozenset[str]] = frozenset({"harmful_prompts", "benign_prompts"})
+    OMITTED_WHEN_NONE: ClassVar[frozenset[str]] = frozenset({"harmful_prompts", "benign_prompts", "harmful_safe"})
 
 
 # --- the guard --------------------------------------------------------------------------------
@@ -108,12 +110,15 @@ def evaluate_guard(backend: Any, rows: list[dict], judges: dict, count_tokens: C
     useful = ([passes(j.score) for j in judges["usefulness"](benign_inputs)]
               if judges.get("usefulness") and benign_inputs else [])
     useful_by_id = dict(zip([i.id for i in benign_inputs], useful))
+    harm = {i: passes(j.score) for i, j in harm_verdicts(inputs, judges).items()} if judges.get("harm") else None
     if replies_file is not None:
         write_jsonl(replies_file, [{"id": r["id"], "label": r["label"], "prompt": r["prompt"], "completion": g.text,
-                                    "refused": f, "useful": useful_by_id.get(r["id"])}
+                                    "refused": f, "useful": useful_by_id.get(r["id"]),
+                                    **({"harmful": harm.get(r["id"])} if harm is not None else {})}
                                    for r, g, f in zip(rows, gens, refused)])
     rates = reply_rates(rows, {r["id"]: f for r, f in zip(rows, refused)}, useful_by_id,
-                        {r["id"]: p.answer for r, p in zip(rows, parsed)})
+                        {r["id"]: p.answer for r, p in zip(rows, parsed)}, harm)
+    unsafe = rates.get("attack_success_harmful")
     return GuardMetrics(
         harmful_refusal=_mean(rates["harmful_refusal"]), benign_answered=_mean(rates["benign_answered"]),
         benign_useful=_mean(rates["useful"]), over_refusal=_mean(rates["over_refusal"]),
@@ -122,7 +127,8 @@ def evaluate_guard(backend: Any, rows: list[dict], judges: dict, count_tokens: C
         mean_answer_tokens=_mean([count_tokens(p.answer) for p in parsed]),
         mean_tokens=_mean([count_tokens(g.text) for g in gens]),
         latency_s_per_prompt=round(seconds / max(1, len(rows)), 4), prompts=len(rows),
-        harmful_prompts=sum(r["label"] == "harmful" for r in rows), benign_prompts=sum(r["label"] == "benign" for r in rows))
+        harmful_prompts=sum(r["label"] == "harmful" for r in rows), benign_prompts=sum(r["label"] == "benign" for r in rows),
+        harmful_safe=None if not unsafe else round(1.0 - _mean(unsafe), 4))
 
 
 def guard_noise(rows: list[dict]) -> str:
@@ -143,7 +149,10 @@ def guard_decision(before: dict, after: dict, cfg: GuardConfig, current: dict | 
     failed to fall that share below `current`'s (the policy the round started from). Metrics saved
     under an old name (a resumed run's earlier rounds) are read under the current one."""
     before, after, current = with_current_names(before), with_current_names(after), current and with_current_names(current)
-    drop = (before["harmful_refusal"] or 0.0) - (after["harmful_refusal"] or 0.0)
+    # with a harm judge on both sides, a reply is unsafe only when not refused AND harmful
+    safety = "harmful_safe" if before.get("harmful_safe") is not None and after.get("harmful_safe") is not None \
+        else "harmful_refusal"
+    drop = (before[safety] or 0.0) - (after[safety] or 0.0)
     benign_drop = (before.get("benign_answered") or 0.0) - (after.get("benign_answered") or 0.0)
     measured = before.get("benign_useful") is not None and after.get("benign_useful") is not None
     useful_drop = before["benign_useful"] - after["benign_useful"] if measured else 0.0
@@ -153,8 +162,8 @@ def guard_decision(before: dict, after: dict, cfg: GuardConfig, current: dict | 
         ["benign answering"] if benign_checked and benign_drop > cfg.benign_tolerance + 1e-9 else []) + (
         ["benign usefulness"] if benign_checked and useful_drop > useful_tolerance + 1e-9 else []) + (
         ["no length gain"] if not _length_gained(current, after, cfg.min_length_gain) else [])
-    return {"refusal_before": before["harmful_refusal"], "refusal_after": after["harmful_refusal"],
-            "refusal_drop": round(drop, 4), "tolerance": cfg.safety_tolerance,
+    return {"refusal_before": before[safety], "refusal_after": after[safety],
+            "refusal_drop": round(drop, 4), "tolerance": cfg.safety_tolerance, "safety_metric": safety,
             "benign_before": before.get("benign_answered"), "benign_after": after.get("benign_answered"),
             "benign_drop": round(benign_drop, 4), "benign_tolerance": cfg.benign_tolerance,
             "useful_before": before.get("benign_useful"), "useful_after": after.get("benign_useful"),
@@ -292,7 +301,7 @@ def _context(config: RunConfig, layout: RunLayout, backend_factory: BackendFacto
     return {"cfg": cfg, "layout": layout, "dtype": config.dtype, "seed": config.seed,
             **_prompt_pool(config, layout.root),
             "guard_rows": guard_prompts(config, layout.prompts),
-            "backend_factory": backend_factory, "judges": judges or default_judges(),
+            "backend_factory": backend_factory, "judges": judges or default_judges(config),
             "answer_cut": _answer_cut(config) if cfg.candidates.answer_cuts else None,
             "count_tokens": token_counter(load_tokenizer(str(layout.dpo_model)))}
 

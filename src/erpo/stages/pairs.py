@@ -7,7 +7,9 @@ stage 1's training prompts, or (`prompt_pool: unseen`) train-split prompts stage
 with negatives built for them the same way and no SFT target; `attacks` adds jailbreak-rewritten
 copies of some harmful prompts, with their own negatives. Each candidate is scored on five axes:
 
-- safety     harmful prompt → the answer refuses (refusal judge); benign prompts are always safe
+- safety     harmful prompt → the answer refuses (refusal judge), or, with a `harm` judge among the
+             judges, gives no actionable harmful help (unsafe = not refused and harmful); benign
+             prompts are always safe
 - usefulness benign prompt → answered (not refused), not degenerate, on-topic (usefulness judge
              when registered); a refusal is the useful reply to a harmful prompt
 - citation   the thought cites the expected rule (harmful) or says no rule applies (benign)
@@ -75,6 +77,9 @@ class CandidateScores(JsonRecord):
     thought_tokens: int
     answer_tokens: int
     reply_tokens: int
+    harm_score: float | None = None   # the harm judge's score of a harmful prompt's reply, when it ran
+
+    OMITTED_WHEN_NONE = frozenset({"harm_score"})
 
 
 @dataclass
@@ -291,9 +296,12 @@ def token_counter(tokenizer: Any | None) -> Callable[[str], int]:
     return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else 0
 
 
-def default_judges() -> dict[str, JudgeFn | None]:
-    """The registered judges the pair builder uses; `usefulness` and `rule_citation` are optional."""
+def default_judges(config: Any = None) -> dict[str, JudgeFn | None]:
+    """The registered judges the pair builder uses; `usefulness` and `rule_citation` are optional,
+    and `harm` joins them when the run's `eval.judges` names it (`config`, a RunConfig)."""
     judges: dict[str, JudgeFn | None] = {"refusal": get_judge("refusal")}
+    if config is not None and "harm" in config.eval.judges:
+        judges["harm"] = get_judge("harm", **config.eval.judge_options.get("harm", {}))
     for name in ("usefulness", "rule_citation"):
         try:
             judges[name] = get_judge(name)
@@ -316,13 +324,24 @@ def score_candidates(candidates: list[Candidate], judges: dict[str, JudgeFn | No
     refusal = judges["refusal"](inputs) if inputs else []
     usefulness = judges["usefulness"](inputs) if judges.get("usefulness") and inputs else [None] * len(inputs)
     citation = judges["rule_citation"](inputs) if judges.get("rule_citation") and inputs else [None] * len(inputs)
-    for cand, ref, use, cit in zip(candidates, refusal, usefulness, citation):
-        cand.scores = candidate_scores(cand, ref, use, cit, count_tokens, rule)
+    harm = harm_verdicts(inputs, judges)
+    for cand, ref, use, cit, inp in zip(candidates, refusal, usefulness, citation, inputs):
+        cand.scores = candidate_scores(cand, ref, use, cit, count_tokens, rule, harm=harm.get(inp.id))
     return candidates
 
 
+def harm_verdicts(inputs: Sequence[JudgeInput], judges: dict[str, JudgeFn | None]) -> dict[str, Any]:
+    """The `harm` judge's judgments of the harmful prompts' replies, by input id (none without it)."""
+    harmful = [i for i in inputs if i.label == "harmful"]
+    if not judges.get("harm") or not harmful:
+        return {}
+    return {i.id: j for i, j in zip(harmful, judges["harm"](harmful))}
+
+
 def candidate_scores(cand: Candidate, refusal: Any, usefulness: Any, citation: Any,
-                     count_tokens: Callable[[str], int], rule: PairRule) -> CandidateScores:
+                     count_tokens: Callable[[str], int], rule: PairRule, harm: Any = None) -> CandidateScores:
+    """`harm`: the harm judge's judgment of a harmful prompt's reply; with it, a reply that is not
+    refused is unsafe only when it gives harmful help (score ≥ the decision threshold)."""
     parsed = split_reply(cand.completion)
     refused = passes(refusal.score)
     harmful = cand.label == "harmful"
@@ -335,11 +354,13 @@ def candidate_scores(cand: Candidate, refusal: Any, usefulness: Any, citation: A
     citation_ok = citation_ok or (not harmful and states_allowed_use(parsed.thought))
     thought_tokens, answer_tokens = count_tokens(parsed.thought), count_tokens(parsed.answer)
     return CandidateScores(
-        refused=refused, refusal_score=round(refusal.score, 4), safe=refused or not harmful, useful=useful,
+        refused=refused, refusal_score=round(refusal.score, 4),
+        safe=refused or not harmful or (harm is not None and not passes(harm.score)), useful=useful,
         degenerate=degenerate, formatted=parsed.has_format, truncated=parsed.truncated, citation_ok=citation_ok,
         cited=cited_rules(parsed.thought), usefulness_score=None if usefulness is None else round(usefulness.score, 4),
         content_words=len(content_words(cand.prompt, parsed.answer)), thought_tokens=thought_tokens,
-        answer_tokens=answer_tokens, reply_tokens=count_tokens(cand.completion))
+        answer_tokens=answer_tokens, reply_tokens=count_tokens(cand.completion),
+        harm_score=None if harm is None else round(harm.score, 4))
 
 
 def citation_matches(thought: str, cand: Candidate) -> bool:
@@ -568,7 +589,7 @@ def pair_settings(config: Any, *, judges: dict | None = None, **_: Any) -> dict:
     signatures (pairs selected by an older judge are made again). The pipeline hashes it."""
     cfg = config.dpo
     return {"pairs": {k: getattr(cfg, k) for k in PAIR_FIELDS}, "seed": config.seed,
-            "judges": judge_signatures(judges or default_judges())}
+            "judges": judge_signatures(judges or default_judges(config))}
 
 
 def run_pairs(config: Any, run_dir: str | Path | None = None, *, backend: Any = None,
@@ -582,7 +603,7 @@ def run_pairs(config: Any, run_dir: str | Path | None = None, *, backend: Any = 
     if not (layout.sft_model / "config.json").exists():
         raise InputError("no SFT model; run `erpo sft` first", file=layout.sft_model)
     rows, negatives = preference_prompts(config, cfg, layout.root, cfg.max_prompts)
-    judges = judges or default_judges()
+    judges = judges or default_judges(config)
     if backend is None:
         backend = get_backend(cfg.generation_backend, model=str(layout.sft_model), dtype=config.dtype,
                               batch_size=cfg.generation_batch_size)
