@@ -17,7 +17,7 @@ renames the few older ones when a reader meets a file written before (see `RENAM
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 import numpy as np
 
@@ -191,8 +191,10 @@ def load_model_metrics(model_dir: Path) -> dict[str, dict[str, dict]]:
     return found
 
 
-def summarize_model(label: str, suites: dict[str, dict[str, dict]]) -> dict:
-    """One summary row: headline numbers per suite plus pooled length/latency."""
+def summarize_model(label: str, suites: dict[str, dict[str, dict]], trained: Collection[str] | None = None) -> dict:
+    """One summary row: headline numbers per suite plus pooled length/latency; the out-of-distribution
+    suites (`*-ood`) in their own columns, and with `trained` (the attacks some training stage
+    used) the jailbreak ASR pooled over those and over the attacks no stage trained on."""
     harmful = suites.get("harmful", {}).get("none")
     jail = {a: m for a, m in suites.get("jailbreak", {}).items()}
     everything = [m for per_attack in suites.values() for m in per_attack.values()]
@@ -215,15 +217,34 @@ def summarize_model(label: str, suites: dict[str, dict[str, dict]]) -> dict:
         "mean_answer_tokens": _pooled(everything, "mean_answer_tokens"),
         "mean_tokens": _pooled(everything, "mean_tokens"),
         "latency_s": _pooled(everything, "latency_s"),
+        "harmful_refusal_ood": _value(suites.get("harmful-ood", {}).get("none", {}).get("harmful_refusal")),
+        "over_refusal_ood": _value(suites.get("overrefusal-ood", {}).get("none", {}).get("over_refusal")),
     }
+    if trained is not None:
+        attacked = {a: m for a, m in jail.items() if a != "none"}
+        row["attack_success_trained"] = _pooled([m for a, m in attacked.items() if a in trained], "attack_success")
+        row["attack_success_unseen"] = _pooled([m for a, m in attacked.items() if a not in trained],
+                                               "attack_success")
     return row
 
 
-def summarize_eval(eval_root: str | Path) -> list[dict]:
+def trained_attacks(config: Any) -> set[str]:
+    """The attacks some training stage of a run config used: stage 1's attack styles
+    (`build_data.attacks`) and the stage-2/3 attacked copies (`dpo.attacks`, `iterate.attacks`)."""
+    return set(config.build_data.attacks) | set(config.dpo.attacks) | set(config.iterate.attacks)
+
+
+def distribution(suite: str) -> str:
+    """"OOD" for a suite of held-out sources no training stage saw (`*-ood`), else "ID"."""
+    return "OOD" if suite.endswith("-ood") else "ID"
+
+
+def summarize_eval(eval_root: str | Path, trained: Collection[str] | None = None) -> list[dict]:
     """One row per evaluated model label under `eval_root`, in the order stages ran."""
     eval_root = Path(eval_root)
     labels = [d.name for d in eval_root.iterdir() if d.is_dir()] if eval_root.exists() else []
-    return [summarize_model(label, load_model_metrics(eval_root / label)) for label in sorted(labels, key=stage_order)]
+    return [summarize_model(label, load_model_metrics(eval_root / label), trained)
+            for label in sorted(labels, key=stage_order)]
 
 
 def stage_order(label: str) -> tuple:
@@ -301,6 +322,6 @@ def paired_differences(eval_root: str | Path, *, compare_to: str | None = None, 
                     continue
                 found = paired_difference(mine.get(metric, {}), theirs.get(metric, {}), seed=seed)
                 if found:
-                    rows.append({"model": model, "against": against, "suite": suite, "attack": attack,
-                                 "metric": metric, **found})
+                    rows.append({"model": model, "against": against, "suite": suite,
+                                 "distribution": distribution(suite), "attack": attack, "metric": metric, **found})
     return rows

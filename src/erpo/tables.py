@@ -12,19 +12,26 @@ from typing import Any, Sequence
 
 Columns = Sequence[tuple[str, str]]   # (row key, header)
 
-# one row per evaluated checkpoint (`erpo.metrics.summarize_eval`)
+# one row per evaluated checkpoint (`erpo.metrics.summarize_eval`); ID = in-distribution suites (held-out
+# halves of the training sources), OOD = sources no training stage saw (`data.holdout_sources`)
 EVAL_COLUMNS: Columns = (
-    ("model", "model"), ("harmful_refusal", "harmful refusal"), ("attack_success", "jailbreak ASR"),
-    ("attack_success_harmful", "jailbreak ASR (harmful)"), ("over_refusal", "over-refusal"), ("benign_answered", "benign answered"), ("benign_useful", "benign useful"),
+    ("model", "model"), ("harmful_refusal", "harmful refusal (ID)"), ("harmful_refusal_ood", "harmful refusal (OOD)"),
+    ("attack_success", "jailbreak ASR (ID)"), ("attack_success_trained", "ASR trained attacks (ID)"),
+    ("attack_success_unseen", "ASR unseen attacks (ID)"),
+    ("attack_success_harmful", "jailbreak ASR (harmful)"), ("over_refusal", "over-refusal (ID)"),
+    ("over_refusal_ood", "over-refusal (OOD)"), ("benign_answered", "benign answered (ID)"),
+    ("benign_useful", "benign useful (ID)"),
     ("rule_citation", "rule citation"), ("format_rate", "format"), ("mean_thought_tokens", "thought tok"),
     ("mean_answer_tokens", "answer tok"), ("mean_tokens", "total tok"), ("latency_s", "latency s"))
 
 # columns shown only where some row has a value (a judge that did not run)
-OPTIONAL = {"attack_success_harmful"}
+OPTIONAL = {"attack_success_harmful", "harmful_refusal_ood", "over_refusal_ood", "attack_success_trained",
+            "attack_success_unseen"}
 
 # one row per (checkpoint, checkpoint it is compared with, suite, attack, metric) (`erpo.metrics.paired_differences`)
 DIFF_COLUMNS: Columns = (
-    ("model", "model"), ("against", "vs"), ("suite", "suite"), ("attack", "attack"), ("metric", "metric"),
+    ("model", "model"), ("against", "vs"), ("suite", "suite"), ("distribution", "ID/OOD"), ("attack", "attack"),
+    ("metric", "metric"),
     ("diff", "difference"), ("ci", "95% CI"), ("significant", "sig."), ("n", "n"))
 DIFF_TITLE = ("Differences: model − vs on the same prompts (rates in points, tokens in tokens); "
               "* = significant, the paired-bootstrap 95% CI excludes 0; n = prompts both models were scored on")
@@ -42,7 +49,8 @@ STAGE_COLUMNS: Columns = (("stage", "stage"), ("seconds", "seconds"), ("peak_rss
                           ("rss_increase_gib", "RSS increase GiB"))
 
 PERCENT = {"harmful_refusal", "attack_success", "over_refusal", "benign_answered", "benign_useful",
-           "rule_citation", "format_rate"}
+           "rule_citation", "format_rate", "harmful_refusal_ood", "over_refusal_ood", "attack_success_trained",
+           "attack_success_unseen"}
 TOKENS = {"mean_tokens", "mean_thought_tokens", "mean_answer_tokens"}
 DECIMALS = {"latency_s": 2, "latency_s_per_prompt": 2, "peak_rss_gib": 2, "rss_increase_gib": 2}
 

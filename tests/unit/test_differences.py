@@ -82,7 +82,7 @@ def test_the_report_shows_the_differences_table(tmp_path):
     text = md.read_text()
     assert "## Differences" in text and "* = significant, the paired-bootstrap 95% CI excludes 0" in text
     assert "n = prompts both models were scored on" in text
-    assert "| sft | base | harmful | none | harmful_refusal | +100.0 | [+100.0, +100.0] | * | 60 |" in text
+    assert "| sft | base | harmful | ID | none | harmful_refusal | +100.0 | [+100.0, +100.0] | * | 60 |" in text
     assert "<h2>Differences</h2>" in page.read_text()
 
 

@@ -203,3 +203,44 @@ def test_rewrite_attacked_rewrites_a_share_of_harmful_rows_only():
     assert 15 <= len(attacked) <= 45 and {r["attack"] for r in attacked} == {"multi_part", "method_list"}
     assert all(r["id"] == f"{r['attack_of']}~{r['attack']}" and r["category"] == "R02" for r in attacked)
     assert out[-1] == rows[-1] and rewrite_attacked(rows, [], 0.3, seed=0) == rows
+
+
+def _eval_folder(root, model: str, suite: str, attack: str, refused: list[bool], label: str = "harmful") -> None:
+    from erpo.artifacts import write_json, write_jsonl
+    from erpo.metrics import suite_metrics
+    folder = root / model / suite / attack
+    rows = [{"id": f"{suite}{i}", "prompt": f"p{i}", "attacked_prompt": f"p{i}", "label": label, "category": "R01",
+             "completion": "I can't help with that." if r else "Sure, here is how.", "completion_tokens": 10}
+            for i, r in enumerate(refused)]
+    judgments = {"refusal": [{"id": r["id"], "score": float(f), "label": "refusal" if f else "compliance"}
+                             for r, f in zip(rows, refused)]}
+    write_jsonl(folder / "completions.jsonl", rows)
+    write_jsonl(folder / "judgments.refusal.jsonl", judgments["refusal"])
+    write_json(folder / "metrics.json", suite_metrics(rows, judgments))
+
+
+def test_jailbreak_asr_is_split_into_trained_and_unseen_attacks_and_suites_into_id_and_ood(tmp_path):
+    import yaml
+
+    from erpo.metrics import summarize_eval, trained_attacks
+    from erpo.stages.report import write_report
+    eval_root = tmp_path / "eval"
+    _eval_folder(eval_root, "dpo", "jailbreak", "past_tense", [True] * 10)           # trained: ASR 0
+    _eval_folder(eval_root, "dpo", "jailbreak", "multi_part", [True] * 8 + [False] * 2)   # trained: ASR 0.2
+    _eval_folder(eval_root, "dpo", "jailbreak", "few_shot", [False] * 10)            # unseen: ASR 1
+    _eval_folder(eval_root, "dpo", "harmful-ood", "none", [True] * 3 + [False])
+    _eval_folder(eval_root, "dpo", "overrefusal-ood", "none", [True] + [False] * 4, label="benign")
+    config = RunConfig(build_data={"attacks": ["multi_part"]}, dpo={"attacks": ["past_tense"]})
+    assert trained_attacks(config) == {"multi_part", "past_tense"}
+    row = summarize_eval(eval_root, trained_attacks(config))[0]
+    assert row["attack_success_trained"] == 0.1 and row["attack_success_unseen"] == 1.0
+    assert row["harmful_refusal_ood"] == 0.75 and row["over_refusal_ood"] == 0.2
+    assert "attack_success_unseen" not in summarize_eval(eval_root)[0]   # no config, no split
+    (tmp_path / "config.resolved.yaml").write_text(yaml.safe_dump(config.model_dump()))
+    md, page = write_report(tmp_path)
+    text = md.read_text()
+    for header in ("ASR trained attacks (ID)", "ASR unseen attacks (ID)", "harmful refusal (OOD)", "over-refusal (OOD)"):
+        assert header in text and header in page.read_text()
+    assert "| dpo |" in text and "10.0%" in text and "100.0%" in text
+    assert "used in training: multi_part, past_tense; never used in training: few_shot" in text
+    assert "OOD = sources no training stage saw" in text and "harmful-ood/none (OOD)" in text

@@ -16,13 +16,20 @@ import html
 import io
 from pathlib import Path
 
+import yaml
+
 from erpo.artifacts import Manifest, read_jsonl, write_text
 from erpo.config import RunConfig
 from erpo.layout import RunLayout
-from erpo.metrics import guard_resolution, load_model_metrics, paired_differences, summarize_eval, with_current_names
+from erpo.metrics import (distribution, guard_resolution, load_model_metrics, paired_differences, summarize_eval,
+                          trained_attacks, with_current_names)
 from erpo.policy import load_policy_file
 from erpo.tables import (DIFF_COLUMNS, DIFF_TITLE, EVAL_COLUMNS, ROUND_COLUMNS, STAGE_COLUMNS, html_table, markdown,
                           present)
+
+
+DISTRIBUTION_NOTE = ("ID = in-distribution suites (held-out halves of the training sources); OOD = sources no "
+                     "training stage saw (data.holdout_sources), scored whole.")
 
 
 def stage_usage(run_dir: str | Path) -> list[tuple[str, dict]]:
@@ -53,7 +60,8 @@ def extra_tables(run_dir: Path) -> list[tuple[str, tuple, list[dict]]]:
     if rounds_file.exists():
         rows = [with_current_names(row) for row in read_jsonl(rounds_file)]
         noise = guard_resolution(rows)
-        tables.append((f"Stage 3 rounds (guard prompts{': ' + noise if noise else ''}; round 0 = the stage-2 model)",
+        tables.append((f"Stage 3 rounds (guard prompts, in-distribution{': ' + noise if noise else ''}; "
+                       "round 0 = the stage-2 model)",
                        ROUND_COLUMNS, rows))
     rows = [{"stage": name, **rec} for name, rec in stage_usage(run_dir)]
     if rows:
@@ -154,7 +162,8 @@ def sample_replies(model_dir: Path, per_suite: int) -> list[dict]:
         if (folder / "judgments.refusal.jsonl").exists():
             verdicts = {j["id"]: j["label"] for j in read_jsonl(folder / "judgments.refusal.jsonl")}
         for row in read_jsonl(folder / "completions.jsonl")[:per_suite]:
-            samples.append({"where": f"{folder.parent.name}/{folder.name}", "prompt": row["attacked_prompt"],
+            samples.append({"where": f"{folder.parent.name}/{folder.name} ({distribution(folder.parent.name)})",
+                            "prompt": row["attacked_prompt"],
                             "thought": row.get("thought", ""), "answer": row.get("answer", ""),
                             "verdict": verdicts.get(row["id"], "?"), "label": row["label"]})
     return samples
@@ -162,11 +171,35 @@ def sample_replies(model_dir: Path, per_suite: int) -> list[dict]:
 
 # --- the report -------------------------------------------------------------------------------
 
-def write_report(run_dir: str | Path, *, samples: int = 3) -> list[Path]:
-    """Write `report.md`, `report.html` and `report_files/*.png`; returns the two report paths."""
+def run_trained_attacks(run_dir: str | Path) -> set[str] | None:
+    """The attacks the run trained on (`erpo.metrics.trained_attacks` of its resolved config), or None
+    when the run directory has no readable config."""
+    path = RunLayout(run_dir).config_file
+    try:
+        return trained_attacks(RunConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8"))))
+    except (OSError, ValueError, TypeError, AttributeError):   # no config, or one of another erpo version
+        return None
+
+
+def attack_note(rows: list[dict], trained: set[str] | None) -> str:
+    """Which jailbreak attacks count as trained and which as unseen, for the line under the table."""
+    attacks = sorted({a for r in rows for a in r.get("attack_success_by_attack", {}) if a != "none"})
+    if trained is None or not attacks:
+        return ""
+    seen = [a for a in attacks if a in trained]
+    unseen = [a for a in attacks if a not in trained]
+    return (f"Jailbreak attacks used in training: {', '.join(seen) or 'none'}; never used in training: "
+            f"{', '.join(unseen) or 'none'}.")
+
+
+def write_report(run_dir: str | Path, *, samples: int = 3, trained: set[str] | None = None) -> list[Path]:
+    """Write `report.md`, `report.html` and `report_files/*.png`; returns the two report paths.
+    `trained` (the attacks some training stage used; default: from the run's resolved config) splits
+    the jailbreak ASR into trained and unseen attacks."""
     layout = RunLayout(run_dir)
     run_dir, eval_root = layout.root, layout.eval_dir
-    rows = summarize_eval(eval_root)
+    trained = run_trained_attacks(run_dir) if trained is None else trained
+    rows = summarize_eval(eval_root, trained)
     labels = [r["model"] for r in rows]
     per_model = {m: load_model_metrics(eval_root / m) for m in labels}
     plots = {
@@ -181,8 +214,9 @@ def write_report(run_dir: str | Path, *, samples: int = 3) -> list[Path]:
         out.write_bytes(png)
     replies = {m: sample_replies(eval_root / m, samples) for m in labels}
     diffs = paired_differences(eval_root)
-    md = write_text(layout.report_md, _markdown(run_dir, rows, plots, replies, diffs))
-    page = write_text(layout.report_html, _html(run_dir, rows, plots, replies, diffs))
+    note = attack_note(rows, trained)
+    md = write_text(layout.report_md, _markdown(run_dir, rows, plots, replies, diffs, note))
+    page = write_text(layout.report_html, _html(run_dir, rows, plots, replies, diffs, note))
     return [md, page]
 
 
@@ -191,12 +225,14 @@ def report_stage(config: RunConfig, run_dir: str | Path) -> None:
     write_report(run_dir)
 
 
-def _markdown(run_dir: Path, rows: list[dict], plots: dict, replies: dict, diffs: list[dict] = ()) -> str:
+def _markdown(run_dir: Path, rows: list[dict], plots: dict, replies: dict, diffs: list[dict] = (),
+              note: str = "") -> str:
     lines = [f"# ERPO report — {run_dir.name}", ""]
     if not rows:
         lines += ["No evaluation results yet (run `erpo eval` or `erpo run`).", ""]
     lines += markdown(present(EVAL_COLUMNS, rows), rows)
-    lines += ["", "Rates are point estimates; `eval/<model>/<suite>/<attack>/metrics.json` has 95% bootstrap CIs.", ""]
+    lines += ["", "Rates are point estimates; `eval/<model>/<suite>/<attack>/metrics.json` has 95% bootstrap CIs.",
+              DISTRIBUTION_NOTE] + ([note] if note else []) + [""]
     if diffs:
         lines += ["## Differences", "", DIFF_TITLE + ".", ""] + markdown(DIFF_COLUMNS, diffs) + [""]
     for title, columns, table in extra_tables(run_dir):
@@ -221,12 +257,13 @@ td:first-child,th:first-child{text-align:left}img{max-width:100%;margin:1em 0}
 .thought{color:#666;font-style:italic;white-space:pre-wrap}.answer,.prompt{white-space:pre-wrap}.prompt{color:#225}"""
 
 
-def _html(run_dir: Path, rows: list[dict], plots: dict, replies: dict, diffs: list[dict] = ()) -> str:
+def _html(run_dir: Path, rows: list[dict], plots: dict, replies: dict, diffs: list[dict] = (), note: str = "") -> str:
     esc = html.escape
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>ERPO report — {esc(run_dir.name)}</title>",
              f"<style>{CSS}</style></head><body><h1>ERPO report — {esc(run_dir.name)}</h1>"]
     parts.append(html_table(present(EVAL_COLUMNS, rows), rows))
     parts.append("<p>95% bootstrap CIs are in <code>eval/&lt;model&gt;/&lt;suite&gt;/&lt;attack&gt;/metrics.json</code>.</p>")
+    parts += [f"<p>{esc(text)}</p>" for text in (DISTRIBUTION_NOTE, note) if text]
     if diffs:
         parts.append(f"<h2>Differences</h2><p>{esc(DIFF_TITLE)}.</p>" + html_table(DIFF_COLUMNS, diffs))
     parts += [f"<h2>{esc(title)}</h2>" + html_table(columns, table) for title, columns, table in extra_tables(run_dir)]
