@@ -99,5 +99,21 @@ def test_guard_log_and_report_say_how_many_points_one_guard_prompt_is(tmp_path, 
     assert (guard["harmful_prompts"], guard["benign_prompts"], guard["noise"]) == (2, 2, noise)
     metrics = read_jsonl(config.run_dir / "04_iterate" / "metrics.jsonl")
     assert [(m["harmful_prompts"], m["benign_prompts"]) for m in metrics] == [(2, 2), (2, 2)]
-    assert f"## Stage 3 rounds (guard prompts: {noise}; round 0 = the stage-2 model)" in write_report(
-        config.run_dir)[0].read_text()
+    report = write_report(config.run_dir)[0].read_text()
+    assert any(line.startswith("## Stage 3 rounds (guard prompts") and noise in line for line in report.splitlines())
+
+
+def test_saved_replies_to_prompts_the_guard_now_takes_are_not_scored(tmp_path):
+    """An eval folder written before the guard had its slice holds replies to guard prompts: a
+    re-run drops them from completions.jsonl without generating anything."""
+    from erpo.artifacts import read_jsonl
+    data = DataConfig(harmful_sources=["advbench"], holdout_sources=[])
+    config = RunConfig(data=data.model_dump(), iterate={"guard": {"prompts": 5}})
+    ev, backend = EvalConfig(judges=["refusal"]), get_backend("mock", replies=["I can't help with that."])
+    evaluate_model("m", ["harmful"], tmp_path, ev, label="m", backend=backend, data_config=data)
+    calls = len(backend.calls)
+    results = evaluate_model("m", ["harmful"], tmp_path, ev, label="m", backend=backend, data_config=data,
+                             exclude=guard_ids(config))
+    ids = {r["id"] for r in read_jsonl(tmp_path / "m" / "harmful" / "none" / "completions.jsonl")}
+    assert not ids & guard_ids(config) and results["harmful"]["none"]["n"] == len(ids)
+    assert len(backend.calls) == calls   # nothing generated again

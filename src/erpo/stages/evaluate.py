@@ -262,7 +262,8 @@ def generate_suite(backend_factory: Callable[[], Any], folders: dict[str, Path],
         for (attack, case), gens in zip(todo, outputs):
             saved[attack][case["id"]] = _completion_row(case, gens[0], wall / len(todo))
     for attack, rows in cases.items():
-        if any(a == attack for a, _ in todo):
+        # also when saved replies are no longer cases (e.g. now guard prompts): they must not be scored
+        if any(a == attack for a, _ in todo) or list(saved[attack]) != [c["id"] for c in rows]:
             write_jsonl(folders[attack] / "completions.jsonl", [saved[attack][c["id"]] for c in rows])
     return {attack for attack, _ in todo}
 
