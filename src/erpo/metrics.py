@@ -2,15 +2,16 @@
 
 `suite_metrics` turns one `eval/<model>/<suite>/<attack>/` folder's completions and judgments into
 `metrics.json`: refusal rate on harmful prompts, attack success rate (= not refused on harmful;
-with the harm judge's verdicts also `attack_success_harmful` = not refused and harmful), over-refusal (refused on benign-but-edgy), benign answer rate, rule-citation accuracy, format rate,
+with the harm judge's verdicts also `attack_success_harmful` = not refused and harmful),
+over-refusal (refused on benign-but-edgy), benign answer rate, rule-citation accuracy, format rate,
 mean thought/answer/total tokens, latency per reply and tokens/s — each rate with a seeded
 percentile-bootstrap 95% CI, and refusal broken down by policy category.
 `summarize_eval(eval_root)` reads those files back into one row per model label, and
 `paired_differences(eval_root)` compares checkpoints: each metric's per-reply values of two labels,
 paired by prompt id, give a difference with a paired-bootstrap 95% CI (`erpo.stats`).
 
-The rates themselves (`reply_values`, `reply_rates`, `answered`) are defined once here: the eval suites and the
-stage-3 guard both compute them with these functions. Each quantity has one name; `with_current_names`
+The rates themselves (`reply_values`, `reply_rates`, `answered`) are defined once here: the eval
+suites and the stage-3 guard both compute them with these functions. Each quantity has one name; `with_current_names`
 renames the few older ones when a reader meets a file written before (see `RENAMED_METRICS`).
 """
 
