@@ -1,0 +1,34 @@
+"""Cheap text signals shared by the refusal, usefulness and harm judges (no model, microseconds each).
+
+Whether an answer stays on the prompt's topic (word overlap), loops, stops on a lead-in, or says
+anything the prompt did not — the non-answers the labelling guidelines count as refusals and as
+not useful (off-topic, looping, "Sure, here are the steps:" and nothing after, "I'd be happy to help!").
+"""
+
+from __future__ import annotations
+
+from erpo.reasoning.answers import content_words, is_lead_in
+
+__all__ = ["content_words", "is_lead_in", "topic_overlap", "distinct_trigram_ratio", "TOPIC_MIN_WORDS"]
+
+TOPIC_CHARS = 2000    # the topic shows in the answer's first paragraphs
+TOPIC_MIN_WORDS = 40  # a short answer can be on-topic without repeating a word of the prompt
+_STEM = 5             # "photos"/"photography", "sleeping"/"sleep" compare equal on five letters
+
+
+def topic_overlap(prompt: str, answer: str) -> float:
+    """Share of the prompt's content words that come back in the answer (1.0 when the prompt has none).
+
+    Word overlap rather than sentence embeddings: it separates on- from off-topic answers as well
+    on the human labels and judges thousands of replies a second instead of about fifteen.
+    """
+    asked = {w[:_STEM] for w in content_words("", prompt)}
+    said = {w[:_STEM] for w in content_words("", answer[:TOPIC_CHARS])}
+    return len(asked & said) / len(asked) if asked else 1.0
+
+
+def distinct_trigram_ratio(text: str) -> float:
+    """Share of distinct word trigrams; looping text scores low, normal prose near 1."""
+    words = text.lower().split()
+    grams = [tuple(words[i:i + 3]) for i in range(len(words) - 2)]
+    return len(set(grams)) / len(grams) if grams else 1.0
