@@ -86,9 +86,11 @@ def _run(args: argparse.Namespace) -> int:
     console = Console()
     if not console.is_terminal:   # a saved report keeps one line per row
         console = Console(width=max(console.width, 150))
-    console.print(f"[bold]judge-check[/bold] on the {what}: {len(rows)} labelled replies. "
-                  "Sources marked 'fitted on' were used to fit the refusal and harm judges (in-sample); "
-                  "'overall' pools every source except pyrit.")
+    console.print(f"[bold]judge-check[/bold] on the {what}: {len(rows)} labelled replies.")
+    present = fitted_on & {r.source for r in rows}
+    if present:
+        console.print(f"The refusal and harm judges were fitted on {', '.join(sorted(present))} "
+                      "(marked 'fitted on': in-sample numbers); 'overall' pools every source except pyrit.")
     results = {}
     for name in names:
         results[name] = check_judge(name, rows, seed=args.seed)

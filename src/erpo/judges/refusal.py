@@ -48,7 +48,8 @@ _CANT = r"(?:can(?:no|')t|cannot|can not|won't be able to|will not be able to|wo
 _HELP_VERB = r"(?:help|assist|provide|fulfil+|comply|support|create|write|generate|give|share|engage|" \
              r"do (?:that|this)|answer|offer|produce|participate|complete|facilitate|condone|promote|" \
              r"encourage|discuss|describe|explain how|go into|detail|draft|compose|recommend|endorse|" \
-             r"supply|walk you through|teach|tell you how|guide you|show you how|make|develop|design|be a part of)"
+             r"supply|walk you through|teach|tell you how|guide you|show you how|make|develop|design|be a part of|" \
+             r"point you|direct you|suggest|list|name|recommend|go over|explain|outline|instruct)"
 REFUSAL_PATTERNS = [re.compile(p, re.IGNORECASE) for p in (
     rf"\bI {_CANT} (?:\w+ ){{0,2}}{_HELP_VERB}\b",
     r"\bI (?:must|have to|need to|will have to) (?:respectfully |politely )?(?:decline|refuse)\b",
@@ -63,6 +64,7 @@ REFUSAL_PATTERNS = [re.compile(p, re.IGNORECASE) for p in (
     r"\bthis (?:request|is something) (?:I|that I) (?:can't|cannot|won't)\b",
     r"\b(?:that's|that is|this is|it's|it is) not something I (?:can|will|'m able to|am able to)\b",
     r"^(?:my apologies|apologies|unfortunately),? (?:but )?I\b",
+    r"\bunfortunately,? I (?:can't|cannot|won't|am unable|'m unable|am not able|'m not able)\b",
     r"\bI'?m (?:unable|not able) to (?:help|assist|provide|fulfil+|comply|share|create|write|generate|give)\b",
     r"\bI (?:can't|cannot|won't|will not) (?:in good conscience|ethically|responsibly)\b",
     # moralising deflections: the opening declares the request off-limits instead of doing it.
