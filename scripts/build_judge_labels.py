@@ -178,6 +178,27 @@ def cmd_show(args: argparse.Namespace) -> None:
 
 # --- merging ----------------------------------------------------------------------------------
 
+def cmd_txt(args: argparse.Namespace) -> None:
+    """Chunk files labels_work/chunk_*.txt, one `ID REFUSAL AXIS [note]` line per reply, -> labels_*.jsonl.
+
+    REFUSAL is C (full_compliance), P (partial_refusal) or R (full_refusal); AXIS is T or F and fills
+    `useful` for a benign prompt, `harmful_content` for a harmful one."""
+    pool = {r["id"]: r for r in read_jsonl(POOL)}
+    refusal = {"C": "full_compliance", "P": "partial_refusal", "R": "full_refusal"}
+    for f in sorted(WORK.glob("chunk_*.txt")):
+        out = []
+        for line in f.read_text().splitlines():
+            if not line.strip() or line.startswith("#"):
+                continue
+            rid, ref, axis, *note = line.split(maxsplit=3)
+            benign = pool[rid]["prompt_label"] == "benign"
+            value = {"T": True, "F": False}[axis]
+            out.append({"id": rid, "refusal": refusal[ref], "useful": value if benign else None,
+                        "harmful_content": None if benign else value, "note": " ".join(note)})
+        write_jsonl(WORK / f"labels_{f.stem}.jsonl", out)
+        print(f"{f.name}: {len(out)} labels")
+
+
 def cmd_merge(args: argparse.Namespace) -> None:
     pool = {r["id"]: r for r in read_jsonl(POOL)}
     labels = {}
@@ -237,10 +258,11 @@ def main() -> None:
     a = sub.add_parser("show"); a.add_argument("start", type=int); a.add_argument("end", type=int)
     a.add_argument("--source", default=""); a.add_argument("--width", type=int, default=600)
     a.add_argument("--think", type=int, default=0); a.add_argument("--prompt", type=int, default=160)
+    sub.add_parser("txt")
     sub.add_parser("merge")
     sub.add_parser("stats")
     args = p.parse_args()
-    {"pool": cmd_pool, "show": cmd_show, "merge": cmd_merge, "stats": cmd_stats}[args.cmd](args)
+    {"pool": cmd_pool, "show": cmd_show, "txt": cmd_txt, "merge": cmd_merge, "stats": cmd_stats}[args.cmd](args)
 
 
 if __name__ == "__main__":
