@@ -18,7 +18,7 @@ Three steps, run in order:
 The split is fixed before any labelling: replies are grouped by their *underlying* prompt
 (a jailbreak-wrapped prompt groups with its plain form), groups are ordered by
 sha256(f"{SEED}:{prompt}") inside each stratum, and each new group goes to the part that has
-fewer rows of that stratum so far (ties -> dev). A prompt already placed by an earlier stratum
+fewer prompts of that stratum so far (ties -> dev). A prompt already placed by an earlier stratum
 keeps its part, so dev and test never share a prompt.
 """
 from __future__ import annotations
@@ -41,6 +41,7 @@ COLUMNS = ["id", "source", "prompt", "prompt_label", "completion", "refusal", "u
 
 # how many replies to take from each kind of run file (a spread, not everything)
 EVAL_CAP_PER_SOURCE = 16          # per checkpoint x suite x attack (the eval suites have 16 prompts)
+CHECKPOINT_ORDER = ("base", "sft", "dpo", "iter_01", "iter_02", "iter_03")   # training order: earlier replies are kept first
 SAME_TEXT_CAP = 3                 # at most this many replies with the very same completion text
 STAGE2_SAMPLES = 48               # 03_dpo/candidates.jsonl rows with source "sample"
 STAGE2_NEGATIVES = 12             # 03_dpo/candidates.jsonl rows from the synthetic negatives
@@ -80,7 +81,10 @@ def final_answer(completion: str) -> str | None:
 
 def eval_rows(run: Path) -> list[dict]:
     out = []
-    for path in sorted((run / "eval").glob("*/*/*/completions.jsonl")):
+    order = {name: i for i, name in enumerate(CHECKPOINT_ORDER)}
+    paths = sorted((run / "eval").glob("*/*/*/completions.jsonl"),
+                   key=lambda p: (order.get(p.parts[-4], len(order)), p.parts[-4:]))
+    for path in paths:
         label, suite, attack = path.parts[-4:-1]
         source = f"{label}:{suite}" + ("" if attack == "none" else f"/{attack}")
         for r in read_jsonl(path)[:EVAL_CAP_PER_SOURCE]:
@@ -114,21 +118,21 @@ def authored_rows(path: Path) -> list[dict]:
 
 
 def assign_parts(rows: list[dict]) -> None:
-    """Dev/test by underlying prompt, balanced inside each stratum, seed SEED (see module doc)."""
+    """Dev/test by underlying prompt, balanced inside each stratum, seed SEED (see module doc).
+
+    Only the set of prompts in a stratum matters (not how many replies each has), so adding a
+    checkpoint's replies to the same prompts never moves a prompt from one part to the other."""
     part_of: dict[str, str] = {}
-    by_stratum: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    by_stratum: dict[str, set[str]] = defaultdict(set)
     for r in rows:
-        by_stratum[r["stratum"]][r["group"]].append(r)
+        by_stratum[r["stratum"]].add(r["group"])
     for stratum in sorted(by_stratum):
         groups = by_stratum[stratum]
-        counts = Counter()
-        for g in groups:                       # groups fixed by an earlier stratum count first
-            if g in part_of:
-                counts[part_of[g]] += len(groups[g])
+        counts = Counter(part_of[g] for g in groups if g in part_of)   # placed by an earlier stratum
         for g in sorted(groups, key=key):
             if g not in part_of:
                 part_of[g] = "dev" if counts["dev"] <= counts["test"] else "test"
-                counts[part_of[g]] += len(groups[g])
+                counts[part_of[g]] += 1
     for r in rows:
         r["part"] = part_of[r["group"]]
 
@@ -158,7 +162,7 @@ def cmd_pool(args: argparse.Namespace) -> None:
         r["id"] = "jl-" + hashlib.sha1(f"{r['source']}|{r['prompt']}|{r['completion']}".encode()).hexdigest()[:10]
     write_jsonl(POOL, kept)
     print(f"{len(kept)} replies (from {len(rows)}) -> {POOL}")
-    print(Counter((r["source"].split(":")[0] if r["stratum"] != "eval:x" else "", r["part"]) for r in kept))
+    print(Counter((r["stratum"], r["part"]) for r in kept))
 
 
 # --- showing ----------------------------------------------------------------------------------
@@ -166,6 +170,9 @@ def cmd_pool(args: argparse.Namespace) -> None:
 def cmd_show(args: argparse.Namespace) -> None:
     rows = read_jsonl(POOL)
     rows = [r for r in rows if not args.source or r["source"].startswith(args.source)]
+    if args.todo:   # only replies without a label yet
+        done = {json.loads(l)["id"] for f in WORK.glob("labels_*.jsonl") for l in f.read_text().splitlines() if l.strip()}
+        rows = [r for r in rows if r["id"] not in done and not r.get("_labels")]
     for r in rows[args.start:args.end]:
         ans = final_answer(r["completion"])
         think = r["completion"].split("</think>")[0][:args.think] if "<think>" in r["completion"] else ""
@@ -191,6 +198,8 @@ def cmd_txt(args: argparse.Namespace) -> None:
             if not line.strip() or line.startswith("#"):
                 continue
             rid, ref, axis, *note = line.split(maxsplit=3)
+            if rid not in pool:   # a reply the pool no longer holds (e.g. a duplicate text past the cap)
+                continue
             benign = pool[rid]["prompt_label"] == "benign"
             value = {"T": True, "F": False}[axis]
             out.append({"id": rid, "refusal": refusal[ref], "useful": value if benign else None,
@@ -257,7 +266,7 @@ def main() -> None:
     a = sub.add_parser("pool"); a.add_argument("run"); a.add_argument("--authored", nargs="*", default=[])
     a = sub.add_parser("show"); a.add_argument("start", type=int); a.add_argument("end", type=int)
     a.add_argument("--source", default=""); a.add_argument("--width", type=int, default=600)
-    a.add_argument("--think", type=int, default=0); a.add_argument("--prompt", type=int, default=160)
+    a.add_argument("--think", type=int, default=0); a.add_argument("--todo", action="store_true"); a.add_argument("--prompt", type=int, default=160)
     sub.add_parser("txt")
     sub.add_parser("merge")
     sub.add_parser("stats")
