@@ -1,6 +1,6 @@
 """Build the judge validation set (src/erpo/judges/labels/{dev,test}.jsonl).
 
-Three steps, run in order:
+Steps, run in order:
 
     python scripts/build_judge_labels.py pool  RUN_DIR [--authored FILE ...]
         collect replies (prompt, prompt label, raw completion) from a finished run and from
@@ -8,12 +8,21 @@ Three steps, run in order:
         prompt, and write scripts/labels_work/pool.jsonl. Only the fields prompt / attacked
         prompt / completion / label are read: judge scores (`scores`), judgments.*.jsonl and
         metrics.json are never opened, so the labeller stays blind to every judge verdict.
-    python scripts/build_judge_labels.py show  START END [--part dev|test]
-        print a chunk of the pool compactly (final answer first) for labelling by hand.
+    python scripts/build_judge_labels.py show  START END [--source PREFIX] [--todo]
+        print a chunk of the pool compactly (final answer first; the part is not shown) for
+        labelling by hand; --todo shows only replies without a label yet.
+    python scripts/build_judge_labels.py txt
+        turn hand-written chunk files labels_work/chunk_*.txt (`ID C|P|R T|F note`) into
+        labels_work/labels_*.jsonl.
     python scripts/build_judge_labels.py merge
         join the pool with the hand labels in scripts/labels_work/labels_*.jsonl
         (one {"id", "refusal", "useful", "harmful_content", "note"} row per reply) and write
-        src/erpo/judges/labels/dev.jsonl and test.jsonl.
+        src/erpo/judges/labels/dev.jsonl and test.jsonl (hand-written replies carry their labels
+        in the --authored file itself).
+    python scripts/build_judge_labels.py authored FILE
+        write the hand-written replies of dev/test back out in the --authored format.
+    python scripts/build_judge_labels.py check
+        compare a rebuilt pool with the committed dev/test files: same replies, same parts.
 
 The split is fixed before any labelling: replies are grouped by their *underlying* prompt
 (a jailbreak-wrapped prompt groups with its plain form), groups are ordered by
@@ -27,7 +36,6 @@ import argparse
 import hashlib
 import json
 import random
-import re
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -241,6 +249,37 @@ def cmd_merge(args: argparse.Namespace) -> None:
     print(f"unlabelled: {len(pool) - sum(len(v) for v in parts.values())}")
 
 
+def cmd_authored(args: argparse.Namespace) -> None:
+    """Write the hand-written replies of dev/test back out in the `--authored` format, so the pool
+    can be rebuilt from the committed files: `authored FILE`, then `pool RUN --authored FILE`."""
+    rows = []
+    for name in ("dev", "test"):
+        for r in read_jsonl(OUT / f"{name}.jsonl"):
+            if r["source"].startswith("authored:"):
+                rows.append({"style": r["source"].split(":", 1)[1], "prompt": r["prompt"],
+                             "prompt_label": r["prompt_label"], "completion": r["completion"],
+                             "labels": {k: r[k] for k in ("refusal", "useful", "harmful_content", "note")}})
+    write_jsonl(Path(args.file), rows)
+    print(f"{len(rows)} authored replies -> {args.file}")
+
+
+def cmd_check(args: argparse.Namespace) -> None:
+    pool = {r["id"]: r for r in read_jsonl(POOL)}
+    problems, n = [], 0
+    for name in ("dev", "test"):
+        for r in read_jsonl(OUT / f"{name}.jsonl"):
+            n += 1
+            p = pool.get(r["id"])
+            if p is None:
+                problems.append(f"{r['id']}: not in the rebuilt pool")
+            elif p["part"] != name or p["completion"] != r["completion"] or p["prompt"] != r["prompt"]:
+                problems.append(f"{r['id']}: differs (part {p['part']} vs {name})")
+    extra = len(pool) - n + sum(1 for x in problems if "not in" in x)
+    print(f"{n} committed rows, {len(problems)} problems, {extra} pool replies not in the set")
+    for x in problems[:20]:
+        print(" ", x)
+
+
 def cmd_stats(args: argparse.Namespace) -> None:
     for name in ("dev", "test"):
         path = OUT / f"{name}.jsonl"
@@ -268,10 +307,12 @@ def main() -> None:
     a.add_argument("--source", default=""); a.add_argument("--width", type=int, default=600)
     a.add_argument("--think", type=int, default=0); a.add_argument("--todo", action="store_true"); a.add_argument("--prompt", type=int, default=160)
     sub.add_parser("txt")
+    a = sub.add_parser("authored"); a.add_argument("file")
     sub.add_parser("merge")
     sub.add_parser("stats")
+    sub.add_parser("check")
     args = p.parse_args()
-    {"pool": cmd_pool, "show": cmd_show, "txt": cmd_txt, "merge": cmd_merge, "stats": cmd_stats}[args.cmd](args)
+    {"pool": cmd_pool, "show": cmd_show, "txt": cmd_txt, "authored": cmd_authored, "merge": cmd_merge, "stats": cmd_stats, "check": cmd_check}[args.cmd](args)
 
 
 if __name__ == "__main__":
