@@ -1,5 +1,6 @@
 """`erpo judge-check`: agreement of the judges with human labels, per source, with 95% CIs.
 
+Per source family (the part of `source` before ':'; `--by source` for every source) and overall.
 By default on the held-out test part of the shipped labels (`erpo/judges/labels/`), plus PyRIT's
 refusal labels as source `pyrit` (the judges are fitted on them and on the dev part, which the
 output says). `--labels FILE` checks a labelled file of your own instead (JSONL or CSV, same
@@ -19,6 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="which part of the shipped labels (default: test, the held-out part)")
     p.add_argument("--labels", metavar="FILE", help="check your own labelled JSONL/CSV file instead")
     p.add_argument("--judges", default=",".join(JUDGES_CHECKED), help="comma-separated judges to check")
+    p.add_argument("--by", choices=("family", "source"), default="family",
+                   help="rows per source family (the part before ':', default) or per source")
+    p.add_argument("--cv", type=int, default=0, metavar="FOLDS",
+                   help="with --part dev: out-of-fold numbers for the fitted judges (folds grouped by prompt)")
     p.add_argument("--no-pyrit", action="store_true", help="leave out PyRIT's refusal labels (source pyrit)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     p.set_defaults(func=_run)
@@ -75,25 +80,37 @@ def _run(args: argparse.Namespace) -> int:
 
     from erpo.errors import InputError
     from erpo.judges.human_labels import PYRIT
-    from erpo.judges.validation import check_judge, versus_baseline
+    from erpo.judges.validation import check_judge, cross_validate, family, versus_baseline
     names = [n.strip() for n in args.judges.split(",") if n.strip()]
     unknown = sorted(set(names) - set(JUDGES_CHECKED))
     if unknown:
         raise InputError(f"unknown judge(s) {unknown}; choose from {', '.join(JUDGES_CHECKED)}", field="--judges")
+    if args.cv and (args.part != "dev" or args.labels or args.no_pyrit):
+        raise InputError("--cv cross-validates on what the judges are fitted on: use it with --part dev only",
+                         field="--cv")
     rows, what = _rows(args)
     # what the fitted judges (refusal, harm) saw: the dev part and PyRIT's labels
-    fitted_on = {PYRIT} | ({r.source for r in rows if r.source != PYRIT} if args.part in ("dev", "all") and not args.labels else set())
+    fitted_on = set() if args.cv else {PYRIT}
+    if args.part in ("dev", "all") and not args.labels and not args.cv:
+        fitted_on |= {r.source if args.by == "source" else family(r.source) for r in rows if r.source != PYRIT}
     console = Console()
     if not console.is_terminal:   # a saved report keeps one line per row
         console = Console(width=max(console.width, 150))
-    console.print(f"[bold]judge-check[/bold] on the {what}: {len(rows)} labelled replies.")
-    present = fitted_on & {r.source for r in rows}
-    if present:
+    console.print(f"[bold]judge-check[/bold] on the {what}: {len(rows)} labelled replies, per source "
+                  f"{'family' if args.by == 'family' else ''}; 95% bootstrap CIs in brackets.")
+    present = fitted_on & {r.source if args.by == "source" else family(r.source) for r in rows}
+    if args.cv:
+        console.print(f"Out-of-fold ({args.cv} folds, replies to one prompt share a fold): every reply is judged by "
+                      "models fitted without it, on the dev part and PyRIT.")
+    elif present:
         console.print(f"The refusal and harm judges were fitted on {', '.join(sorted(present))} "
                       "(marked 'fitted on': in-sample numbers); 'overall' pools every source except pyrit.")
     results = {}
     for name in names:
-        results[name] = check_judge(name, rows, seed=args.seed)
+        if args.cv and name != "refusal_pattern":
+            results[name] = cross_validate(name, folds=args.cv, seed=args.seed, by=args.by)
+        else:
+            results[name] = check_judge(name, rows, seed=args.seed, by=args.by)
         if results[name]["rows"]:
             console.print(_table(results[name], fitted_on))
         else:

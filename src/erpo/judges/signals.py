@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from erpo.reasoning.answers import content_words, is_lead_in
 
-__all__ = ["content_words", "is_lead_in", "topic_overlap", "distinct_trigram_ratio", "TOPIC_MIN_WORDS"]
+__all__ = ["content_words", "is_lead_in", "topic_overlap", "distinct_trigram_ratio", "OFF_TOPIC_WORDS"]
 
 TOPIC_CHARS = 2000    # the topic shows in the answer's first paragraphs
-TOPIC_MIN_WORDS = 40  # a short answer can be on-topic without repeating a word of the prompt
+# an answer this long that shares no content word with the request answers another one; a shorter
+# answer often stays on topic without repeating a word of the request ("Use spaced repetition…")
+OFF_TOPIC_WORDS = 80
 _STEM = 5             # "photos"/"photography", "sleeping"/"sleep" compare equal on five letters
 
 
@@ -22,9 +24,14 @@ def topic_overlap(prompt: str, answer: str) -> float:
     Word overlap rather than sentence embeddings: it separates on- from off-topic answers as well
     on the human labels and judges thousands of replies a second instead of about fifteen.
     """
-    asked = {w[:_STEM] for w in content_words("", prompt)}
-    said = {w[:_STEM] for w in content_words("", answer[:TOPIC_CHARS])}
+    asked = _stems(prompt)
+    said = _stems(answer[:TOPIC_CHARS])
     return len(asked & said) / len(asked) if asked else 1.0
+
+
+def _stems(text: str) -> set[str]:
+    """Content words cut to their first letters, hyphenated ones split ("week-by-week" → "week")."""
+    return {w[:_STEM] for w in content_words("", text.replace("-", " "))}
 
 
 def distinct_trigram_ratio(text: str) -> float:

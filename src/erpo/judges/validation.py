@@ -53,17 +53,25 @@ def predict(judge: Any, rows: Sequence[LabelledReply]) -> np.ndarray:
     return np.array([passes(j.score) for j in judge([judge_input(r) for r in rows])], dtype=bool)
 
 
-def _groups(rows: Sequence[LabelledReply]) -> dict[str, np.ndarray]:
-    """Row positions per source, then `overall` over every source except PyRIT (fitted on)."""
-    sources = sorted({r.source for r in rows}, key=lambda s: (s == PYRIT, s))
-    groups = {s: np.array([i for i, r in enumerate(rows) if r.source == s]) for s in sources}
-    non_pyrit = [s for s in sources if s != PYRIT]
+def family(source: str) -> str:
+    """A source's family: the part before its first colon ("dpo:jailbreak/past_tense" → "dpo")."""
+    return source.split(":", 1)[0]
+
+
+def _groups(rows: Sequence[LabelledReply], by: str = "family") -> dict[str, np.ndarray]:
+    """Row positions per source family (`by="family"`) or per source (`by="source"`), then
+    `overall` over every source except PyRIT (fitted on)."""
+    key = family if by == "family" else (lambda s: s)
+    names = sorted({key(r.source) for r in rows}, key=lambda s: (s == PYRIT, s))
+    groups = {s: np.array([i for i, r in enumerate(rows) if key(r.source) == s]) for s in names}
+    non_pyrit = [s for s in names if s != PYRIT]
     if len(non_pyrit) > 1:
         groups[OVERALL] = np.concatenate([groups[s] for s in non_pyrit])
     return groups
 
 
-def check_judge(name: str, rows: Sequence[LabelledReply], *, judge: Any = None, seed: int = 0) -> dict:
+def check_judge(name: str, rows: Sequence[LabelledReply], *, judge: Any = None, seed: int = 0,
+                by: str = "family") -> dict:
     """{"judge", "positive", "groups": {source: agreement}, "truth", "pred", "rows"} on the rows
     the judge applies to."""
     from erpo.judges import get_judge
@@ -72,9 +80,9 @@ def check_judge(name: str, rows: Sequence[LabelledReply], *, judge: Any = None, 
     judge = judge or get_judge(name)
     pred = predict(judge, rows) if rows else np.zeros(0, dtype=bool)
     truth = np.array([task.truth(r) for r in rows], dtype=bool)
-    groups = {g: agreement(truth[idx], pred[idx], seed=seed) for g, idx in _groups(rows).items()}
+    groups = {g: agreement(truth[idx], pred[idx], seed=seed) for g, idx in _groups(rows, by).items()}
     return {"judge": name, "positive": task.positive, "groups": groups, "truth": truth, "pred": pred,
-            "rows": rows}
+            "rows": rows, "by": by}
 
 
 def versus_baseline(result: dict, baseline: dict, *, seed: int = 0) -> dict[str, dict]:
@@ -82,43 +90,51 @@ def versus_baseline(result: dict, baseline: dict, *, seed: int = 0) -> dict[str,
     assert [r.id for r in result["rows"]] == [r.id for r in baseline["rows"]], "judged on different rows"
     right_a = (result["pred"] == result["truth"]).astype(float)
     right_b = (baseline["pred"] == baseline["truth"]).astype(float)
-    return {g: paired_bootstrap(right_a[idx], right_b[idx], seed=seed) for g, idx in _groups(result["rows"]).items()}
+    groups = _groups(result["rows"], result.get("by", "family"))
+    return {g: paired_bootstrap(right_a[idx], right_b[idx], seed=seed) for g, idx in groups.items()}
 
 
 # --- out-of-fold predictions on the fitting rows (for tuning; never the test part) ---------------
 
-def cross_validate(name: str, *, folds: int = 5, seed: int = 0) -> dict:
+def prompt_group(prompt: str) -> str:
+    """Replies to the same prompt share a fold, as dev and test never share a prompt."""
+    return " ".join(prompt.lower().split())
+
+
+def cross_validate(name: str, *, folds: int = 5, seed: int = 0, by: str = "family") -> dict:
     """Out-of-fold check of a fitted judge on the fitting rows (dev part + PyRIT): each row is
-    judged by a model fitted without it. Same result shape as `check_judge`."""
-    from sklearn.model_selection import StratifiedKFold
+    judged by models (its own and those it builds on) fitted without any reply to its prompt.
+    Same result shape as `check_judge`."""
+    from sklearn.model_selection import StratifiedGroupKFold
 
     from erpo.judges import get_judge, human_labels
-    rows = [r for r in human_labels.fitting_rows() if TASKS[name].applies(r)]
+    every = human_labels.fitting_rows()
+    rows = [r for r in every if TASKS[name].applies(r)]
     truth = np.array([TASKS[name].truth(r) for r in rows], dtype=bool)
-    fit, module = _fitter(name)
     pred = np.zeros(len(rows), dtype=bool)
-    strata = np.array([f"{r.source}:{t}" for r, t in zip(rows, truth)])
-    for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(rows, strata):
-        model = fit([rows[i] for i in train])
-        original = module.load_model
-        module.load_model = lambda: model   # the judge under test uses this fold's model
+    prompts = np.array([prompt_group(r.prompt) for r in rows])
+    for train, test in StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(rows, truth, prompts):
+        held_out = set(prompts[test])
+        fold_rows = [r for r in every if prompt_group(r.prompt) not in held_out]
+        originals = []
+        for module in _fitted_modules(name):   # the judge under test uses this fold's models
+            model = module.fit_model(fold_rows)
+            originals.append((module, module.load_model))
+            module.load_model = lambda model=model: model
         try:
             pred[test] = predict(get_judge(name), [rows[i] for i in test])
         finally:
-            module.load_model = original
-    groups = {g: agreement(truth[idx], pred[idx], seed=seed) for g, idx in _groups(rows).items()}
+            for module, original in originals:
+                module.load_model = original
+    groups = {g: agreement(truth[idx], pred[idx], seed=seed) for g, idx in _groups(rows, by).items()}
     return {"judge": name, "positive": TASKS[name].positive, "groups": groups, "truth": truth, "pred": pred,
-            "rows": rows}
+            "rows": rows, "by": by}
 
 
-def _fitter(name: str) -> tuple[Callable, Any]:
-    """(fit function, module whose `load_model` the judge calls) of a fitted judge."""
-    if name == "refusal":
-        from erpo.judges import refusal as module
-    elif name == "harm":
-        from erpo.judges import harm as module
-    elif name == "usefulness":
-        from erpo.judges import usefulness as module
-    else:
+def _fitted_modules(name: str) -> list:
+    """The modules whose fitted model (`fit_model`, `load_model`) the judge `name` uses."""
+    from erpo.judges import refusal, usefulness
+    uses = {"refusal": [refusal], "harm": [refusal], "usefulness": [usefulness, refusal]}
+    if name not in uses:
         raise ValueError(f"judge {name!r} is not fitted")
-    return module.fit_model, module
+    return uses[name]
