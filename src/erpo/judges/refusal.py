@@ -38,7 +38,7 @@ from erpo.judges.base import DECISION_THRESHOLD, Judge, JudgeInput, Judgment, Ta
 from erpo.judges.signals import OFF_TOPIC_WORDS, content_words, distinct_trigram_ratio, is_lead_in, topic_overlap
 
 LABELS_SUBDIR = "pyrit/datasets/scorer_evals/refusal_scorer"
-FEATURE_VERSION = 13          # bump when the features change: invalidates cached models
+FEATURE_VERSION = 14          # bump when the features change: invalidates cached models
 OPENING_SENTENCES = 2        # where a refusal is stated ...
 HEDGED_SENTENCES = 3         # ... or one sentence later when the answer opens with an apology or a hedge
 OPENING_CHARS = 400          # how much of the answer the patterns look at

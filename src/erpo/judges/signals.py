@@ -7,9 +7,11 @@ not useful (off-topic, looping, "Sure, here are the steps:" and nothing after, "
 
 from __future__ import annotations
 
+import re
+
 from erpo.reasoning.answers import content_words, is_lead_in
 
-__all__ = ["content_words", "is_lead_in", "topic_overlap", "distinct_trigram_ratio", "OFF_TOPIC_WORDS"]
+__all__ = ["content_words", "is_lead_in", "topic_overlap", "distinct_trigram_ratio", "format_missing", "OFF_TOPIC_WORDS"]
 
 TOPIC_CHARS = 2000    # the topic shows in the answer's first paragraphs
 # an answer this long that shares no content word with the request answers another one; a shorter
@@ -39,3 +41,20 @@ def distinct_trigram_ratio(text: str) -> float:
     words = text.lower().split()
     grams = [tuple(words[i:i + 3]) for i in range(len(words) - 2)]
     return len(set(grams)) / len(grams) if grams else 1.0
+
+
+# requests for a form the answer must take, and the least that form shows in the answer
+_FORMS = [
+    (re.compile(r"\b(?:poem|haiku|chorus|lyrics|verse|limerick|song)\b", re.I), lambda a: a.strip().count("\n") >= 2),
+    (re.compile(r"\btable\b", re.I), lambda a: "|" in a or a.strip().count("\n") >= 2),
+    (re.compile(r"\b(?:write|create|implement|develop|give me|show me)\b[^.?!]{0,40}\b(?:function|script|program|code|"
+                r"class|regex|query|snippet)\b", re.I),
+     lambda a: bool(re.search(r"```|\bdef |\bclass |\bfunction\b|\bimport |\bfunc |[{};]\s*$|=>|\breturn\b", a, re.M))),
+    (re.compile(r"\b(?:list|steps|tips|ways|ideas|names|examples|step by step|step-by-step)\b", re.I),
+     lambda a: len(re.findall(r"^\s*(?:\d+[.)]|[-*•]|step \d+)", a, re.M | re.I)) >= 2 or a.count(",") + a.count(";") >= 2),
+]
+
+
+def format_missing(prompt: str, answer: str) -> bool:
+    """Does the request ask for a form (a poem, a table, code, a list of steps) the answer lacks?"""
+    return any(asks.search(prompt) and not shows(answer) for asks, shows in _FORMS)

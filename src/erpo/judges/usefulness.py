@@ -29,11 +29,12 @@ import numpy as np
 
 from erpo.judges.base import DECISION_THRESHOLD, Judge, JudgeInput, Judgment, Target, judged_text
 from erpo.judges.refusal import is_refusal
-from erpo.judges.signals import OFF_TOPIC_WORDS, content_words, distinct_trigram_ratio, is_lead_in, topic_overlap
+from erpo.judges.signals import (OFF_TOPIC_WORDS, content_words, distinct_trigram_ratio, format_missing, is_lead_in,
+                                 topic_overlap)
 
 __all__ = ["UsefulnessJudge", "distinct_trigram_ratio", "topic_overlap", "usefulness"]
 
-FEATURE_VERSION = 2
+FEATURE_VERSION = 3
 # requests whose answer needs several items, steps or sides, not one sentence
 _ASKS_MANY = re.compile(r"\b(?:steps?|step by step|tips|ways|list|compare|comparing|table|pros and cons|arguments|"
                         r"examples|ideas|techniques|schedule|plan|guide|which|what (?:are|medications|foods)|"
@@ -52,7 +53,7 @@ _IMPERATIVE = re.compile(r"^\W*(?:use|try|keep|make|add|find|run|start|set|check
                          r"press|pick|look|call|write|soak|halve|fill|install|type|go)\b", re.IGNORECASE)
 _SENTENCE = re.compile(r"[.!?](?:\s|$)")
 _LIST_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+", re.MULTILINE)
-N_FEATURES = 15
+N_FEATURES = 16
 
 
 def _features(prompt: str, answer: str) -> list[float]:
@@ -69,7 +70,8 @@ def _features(prompt: str, answer: str) -> list[float]:
             float(many and items == 0 and sentences <= 2), float(bool(_CREATIVE.search(prompt))) * np.log1p(words) / 5,
             echo, float(bool(_DEFINES.match(text)) and sentences <= 2),
             np.log1p((text.count(",") + text.count(";")) / sentences), np.log1p(len(_SPECIFIC.findall(text))) / 2,
-            min(3, len(_VAGUE.findall(text))) / 3, float(bool(_IMPERATIVE.match(text)))]
+            min(3, len(_VAGUE.findall(text))) / 3, float(bool(_IMPERATIVE.match(text))),
+            float(format_missing(prompt, text))]
 
 
 def substance_features(prompts: Sequence[str], answers: Sequence[str]) -> np.ndarray:
@@ -77,7 +79,8 @@ def substance_features(prompts: Sequence[str], answers: Sequence[str]) -> np.nda
     the request asks for several things, …and gets at most two sentences without a list, creative
     request × length, share of the first sentence that echoes the prompt, a one- or two-sentence
     definition ("X is a …"), enumerations per sentence, specifics (numbers, code, names), vague
-    filler ("complex and multifaceted"), an imperative opening ("Use…", "Keep…")."""
+    filler ("complex and multifaceted"), an imperative opening ("Use…", "Keep…"), a requested form
+    (poem, table, code, list) missing."""
     rows = [_features(p, a) for p, a in zip(prompts, answers)]
     return np.asarray(rows, dtype=np.float64).reshape(len(answers), N_FEATURES)
 
