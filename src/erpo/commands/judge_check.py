@@ -103,8 +103,9 @@ def _run(args: argparse.Namespace) -> int:
         console.print(f"Out-of-fold ({args.cv} folds, replies to one prompt share a fold): every reply is judged by "
                       "models fitted without it, on the dev part and PyRIT.")
     elif present:
-        console.print(f"The refusal and harm judges were fitted on {', '.join(sorted(present))} "
-                      "(marked 'fitted on': in-sample numbers); 'overall' pools every source except pyrit.")
+        console.print(f"The fitted judges (refusal; usefulness and harm build on it) were fitted on "
+                      f"{', '.join(sorted(present))} (marked 'fitted on': in-sample numbers); 'overall' pools "
+                      "every source except pyrit.")
     results = {}
     for name in names:
         if args.cv and name != "refusal_pattern":
