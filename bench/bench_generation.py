@@ -62,7 +62,7 @@ def main() -> None:
     ap.add_argument("--skip-single", action="store_true", help="skip the slow one-at-a-time baseline")
     args = ap.parse_args()
 
-    from erpo.generation_hf import HFBackend
+    from erpo.generation.hf import HFBackend
     from erpo.models import load_policy
     prompts = prompts_for_bench(args.prompts)
     total_tokens = len(prompts) * args.tokens

@@ -8,16 +8,19 @@ or the new one, never half of one.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
 import shutil
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, ClassVar, Iterable, Iterator, Sequence
 
 from erpo.errors import InputError
+from erpo.layout import RunLayout
 
 
 @contextlib.contextmanager
@@ -123,15 +126,54 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
             shutil.rmtree(staging)
 
 
+class JsonRecord(Mapping):
+    """Base of a dataclass that is saved as one JSON object: its fields in declaration order, those
+    named in `OMITTED_WHEN_NONE` left out while None (keys only some rows of a file carry).
+
+    It also reads like that object (`record["field"]`, `record.get`, `dict(record)`, `{**record}`),
+    so code and tests that take the rows of a saved file take a record the same way; `of` turns such
+    a row back into the record."""
+
+    OMITTED_WHEN_NONE: ClassVar[frozenset[str]] = frozenset()
+
+    def _present(self) -> list[str]:
+        return [f.name for f in dataclasses.fields(self)
+                if not (f.name in self.OMITTED_WHEN_NONE and getattr(self, f.name) is None)]
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._present():
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._present())
+
+    def __len__(self) -> int:
+        return len(self._present())
+
+    def to_dict(self) -> dict:
+        """The JSON object: nested records as plain dicts, keys in file order."""
+        return {key: _to_plain(getattr(self, key)) for key in self._present()}
+
+    @classmethod
+    def of(cls, row: Mapping) -> Any:
+        """`row` as this record (a row read from a file, or a plain dict); a record is returned as is."""
+        return row if isinstance(row, cls) else cls(**row)
+
+
 def _to_plain(row: Any) -> Any:
     if hasattr(row, "model_dump"):
         return row.model_dump()
+    if isinstance(row, JsonRecord):
+        return row.to_dict()
     return row
 
 
 def _json_default(obj: Any) -> Any:
     if hasattr(obj, "model_dump"):
         return obj.model_dump()
+    if isinstance(obj, JsonRecord):
+        return obj.to_dict()
     if isinstance(obj, Path):
         return str(obj)
     if isinstance(obj, set):
@@ -193,19 +235,21 @@ class Manifest:
     """`manifest.json` of a run: which stages finished, with their config and input hashes.
 
     A stage is *done* when its record exists and both hashes match the current ones; the pipeline
-    then skips it. Records are written atomically after the stage's outputs are in place.
+    (its one writer) then skips it. Records are written atomically after the stage's outputs are in place.
     """
 
     def __init__(self, run_dir: str | Path):
-        self.path = Path(run_dir) / "manifest.json"
+        self.path = RunLayout(run_dir).manifest
         self.data: dict = read_json(self.path) if self.path.exists() else {"stages": {}}
 
     def is_done(self, stage: str, config_hash: str, inputs_hash: str) -> bool:
         rec = self.data["stages"].get(stage)
         return bool(rec) and rec.get("config_hash") == config_hash and rec.get("inputs_hash") == inputs_hash
 
-    def record(self, stage: str, config_hash: str, inputs_hash: str, **extra: Any) -> None:
-        """Record `stage` as finished; details a stage wrote earlier (its own stats) are kept."""
+    def record(self, stage: str, config_hash: str, inputs_hash: str, *, order: Sequence[str] = (),
+               **extra: Any) -> None:
+        """Record `stage` as finished. With `order` (the pipeline's stage names) the records are kept
+        in that order, so readers list the stages as they run, whichever ran last."""
         self.reload()
         self.data["stages"][stage] = {
             **self.data["stages"].get(stage, {}),
@@ -214,10 +258,13 @@ class Manifest:
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
             **extra,
         }
+        if order:
+            rank = {name: i for i, name in enumerate(order)}
+            self.data["stages"] = dict(sorted(self.data["stages"].items(), key=lambda kv: rank.get(kv[0], len(rank))))
         write_json(self.path, self.data)
 
     def reload(self) -> None:
-        """Re-read the file: stage functions record their own details while a pipeline runs."""
+        """Re-read the file: another process (a stage verb, a second rank) may have recorded since."""
         if self.path.exists():
             self.data = read_json(self.path)
 

@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "erpo.commands.serve",
     "erpo.commands.chat",
     "erpo.commands.eval", "erpo.commands.report", "erpo.commands.judge_check",
+    "erpo.commands.config",
 ]
 
 

@@ -22,9 +22,9 @@ model: {model}
 data: {{train_harmful: 8, train_benign: 8, eval_size: 4}}
 build_data: {{benign_answer_tokens: 12}}
 sft: {{epochs: 2, batch_size: 1, max_length: 96, save_steps: 1}}   # many short steps: the kill lands mid-stage
-dpo: {{max_prompts: 6, samples_per_prompt: 2, max_new_tokens: 12, batch_size: 4, max_length: 128}}
-iterate: {{rounds: 1, max_prompts: 6, samples_per_prompt: 2, max_new_tokens: 12, batch_size: 4, max_length: 128,
-          guard_prompts: 3, guard_max_new_tokens: 12}}
+dpo: {{max_prompts: 6, candidates: {{samples: 2}}, max_new_tokens: 12, batch_size: 4, max_length: 128}}
+iterate: {{rounds: 1, max_prompts: 6, candidates: {{samples: 2}}, max_new_tokens: 12, batch_size: 4, max_length: 128,
+          guard: {{prompts: 3, max_new_tokens: 12}}}}
 eval: {{limit: 3, max_new_tokens: 12, attacks: [prefix_injection]}}
 """
 

@@ -32,7 +32,7 @@ def test_build_data_and_sft_on_smollm2(tmp_path):
         assert (cited_rules(row["thought"]) == [row["category"]]) == (row["label"] == "harmful")
 
     out = run_sft(config)
-    record = read_json(tmp_path / "s1" / "manifest.json")["stages"]["sft"]
+    record = read_json(tmp_path / "s1" / "02_sft" / "train_stats.json")
     assert record["steps"] == 3 and record["first_loss"] > 0
     model, tok = load_policy(str(out))
     assert tok.chat_template and model.num_parameters() > 100_000_000

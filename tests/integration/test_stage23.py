@@ -38,25 +38,27 @@ def stage1_files(run_dir):
 
 def test_stage2_then_stage3_on_smollm2(tmp_path):
     from erpo.stages.dpo import run_dpo
+    from erpo.stages.pairs import run_pairs
     from erpo.stages.iterate import run_iterate
     fast = dict(max_steps=2, batch_size=2, max_length=192, save_steps=100, max_new_tokens=32, learning_rate=1e-5)
     config = RunConfig(name="s23", output_dir=str(tmp_path),
-                       dpo=DPOConfig(**fast, samples_per_prompt=2),
-                       iterate=IterateConfig(**fast, rounds=1, samples_per_prompt=3, guard_prompts=2,
-                                             guard_max_new_tokens=32, safety_tolerance=1.0,
+                       dpo=DPOConfig(**fast, candidates={"samples": 2}),
+                       iterate=IterateConfig(**fast, rounds=1, candidates={"samples": 3},
+                                             guard={"prompts": 2, "max_new_tokens": 32, "safety_tolerance": 1.0},
                                              pair_rule=PairRule(require_format=False, citation="ignore",
                                                                 prefer="longer")))
     stage1_files(config.run_dir)
+    run_pairs(config)
     dpo_model = run_dpo(config)
     assert (dpo_model / "config.json").exists()
     pairs = read_jsonl(config.run_dir / "03_dpo" / "pairs.jsonl")
     assert pairs, read_json(config.run_dir / "03_dpo" / "pairs.stats.json")
     assert all(p["chosen_scores"]["safe"] and p["chosen_scores"]["formatted"] for p in pairs)
-    assert read_json(config.run_dir / "manifest.json")["stages"]["dpo"]["ref_computations"] == 1
+    assert read_json(config.run_dir / "03_dpo" / "train_stats.json")["ref_computations"] == 1
 
     final = run_iterate(config)
     assert (final / "config.json").exists()
     metrics = read_jsonl(config.run_dir / "04_iterate" / "metrics.jsonl")
     assert [m["round"] for m in metrics] == [0, 1]
-    assert metrics[0]["harmful_refusal"] is not None and metrics[0]["mean_reply_tokens"] > 0
+    assert metrics[0]["harmful_refusal"] is not None and metrics[0]["mean_tokens"] > 0
     assert (config.run_dir / "04_iterate" / "round_01" / "samples.jsonl").exists()

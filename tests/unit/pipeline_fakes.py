@@ -9,13 +9,6 @@ from pathlib import Path
 from erpo.artifacts import write_text
 from erpo.pipeline import Stage
 
-FAKE_STAGES = (
-    Stage("data", "pipeline_fakes:data", ("data",), ("01_data/sft.jsonl",)),
-    Stage("sft", "pipeline_fakes:sft", ("sft",), ("02_sft/model",), reads=("data",)),
-    Stage("dpo", "pipeline_fakes:dpo", ("dpo",), ("03_dpo/model",), reads=("sft",)),
-    Stage("report", "pipeline_fakes:report", (), ("report.md",), reads=("dpo",)),
-)
-
 
 def _log(run_dir: Path, name: str) -> None:
     with open(run_dir / "calls.log", "a") as fh:
@@ -44,3 +37,11 @@ def dpo(config, run_dir):
 def report(config, run_dir):
     _log(run_dir, "report")
     write_text(run_dir / "report.md", (run_dir / "03_dpo/model/weights.txt").read_text())
+
+
+FAKE_STAGES = (
+    Stage("data", data, ("data",), lambda lay: (lay.sft_data,)),
+    Stage("sft", sft, ("sft",), lambda lay: (lay.sft_model,), reads=("data",)),
+    Stage("dpo", dpo, ("dpo",), lambda lay: (lay.dpo_model,), reads=("sft",)),
+    Stage("report", report, (), lambda lay: (lay.report_md,), reads=("dpo",)),
+)

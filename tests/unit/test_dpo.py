@@ -151,32 +151,36 @@ def offline_judges() -> dict:
     return {"refusal": refusal(use_classifier=False), "usefulness": None, "rule_citation": None}
 
 
-def test_run_dpo_builds_pairs_trains_and_skips_when_done(tmp_path, tiny_model_dir):
+def test_pairs_and_dpo_stages_build_train_and_skip_when_done(tmp_path, tiny_model_dir):
+    from erpo.pipeline import run_stage
     config = RunConfig(name="t", output_dir=str(tmp_path), dtype="fp32",
-                       dpo=DPOConfig(**{**FAST, "max_steps": 2, "samples_per_prompt": 2}))
+                       dpo=DPOConfig(**{**FAST, "max_steps": 2, "candidates": {"samples": 2}}))
     write_stage1(config.run_dir, tiny_model_dir)
     backend, judges = stage1_backend(), offline_judges()
-    model = D.run_dpo(config, backend=backend, judges=judges)
-    assert (model / "config.json").exists()
+    run_stage(config, "pairs", backend=backend, judges=judges, log=lambda m: None)
+    run_stage(config, "dpo", log=lambda m: None)
+    assert (config.run_dir / "03_dpo" / "model" / "config.json").exists()
     pairs = read_jsonl(config.run_dir / "03_dpo" / "pairs.jsonl")
     assert len(pairs) == 4 and all(p["reason"] in ("unsafe", "not_useful") for p in pairs)
     assert read_json(config.run_dir / "03_dpo" / "train_stats.json")["steps"] == 2
     assert read_json(config.run_dir / "manifest.json")["stages"]["dpo"]["steps"] == 2
-    calls = len(backend.calls)
-    D.run_dpo(config, backend=backend, judges=judges)      # finished: neither sampling nor training again
+    calls, trained_at = len(backend.calls), read_json(config.run_dir / "manifest.json")["stages"]["dpo"]["finished_at"]
+    run_stage(config, "pairs", backend=backend, judges=judges, log=lambda m: None)
+    run_stage(config, "dpo", log=lambda m: None)           # finished: neither sampling nor training again
     assert len(backend.calls) == calls
+    assert read_json(config.run_dir / "manifest.json")["stages"]["dpo"]["finished_at"] == trained_at
 
 
 def test_pairs_selected_by_an_older_judge_version_are_made_again(tmp_path, tiny_model_dir):
-    from erpo.stages.pairs import run_pairs
-    config = RunConfig(name="t", output_dir=str(tmp_path), dtype="fp32", dpo=DPOConfig(**{**FAST, "samples_per_prompt": 2}))
+    from erpo.pipeline import run_stage
+    config = RunConfig(name="t", output_dir=str(tmp_path), dtype="fp32", dpo=DPOConfig(**{**FAST, "candidates": {"samples": 2}}))
     write_stage1(config.run_dir, tiny_model_dir)
     backend, judges = stage1_backend(), offline_judges()
-    run_pairs(config, backend=backend, judges=judges)
+    run_stage(config, "pairs", backend=backend, judges=judges, log=lambda m: None)
     calls = len(backend.calls)
-    run_pairs(config, backend=backend, judges=judges)
+    run_stage(config, "pairs", backend=backend, judges=judges, log=lambda m: None)
     assert len(backend.calls) == calls                      # same judges: the saved pairs are reused
     newer = refusal(use_classifier=False)
     newer.version = judges["refusal"].version + 1
-    run_pairs(config, backend=backend, judges={**judges, "refusal": newer})
+    run_stage(config, "pairs", backend=backend, judges={**judges, "refusal": newer}, log=lambda m: None)
     assert len(backend.calls) > calls                       # a changed judge: sampled and selected again

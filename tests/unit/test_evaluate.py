@@ -11,7 +11,7 @@ from erpo.generation import get_backend
 from erpo.metrics import bootstrap_ci, estimate, summarize_eval
 
 REFUSAL = "<think>\n[R01 Violent crime] applies.\n</think>\n\nI'm sorry, but I can't help with that."
-DATA = DataConfig(harmful_sources=["harmbench"])
+DATA = DataConfig(harmful_sources=["harmbench"], holdout_sources=[])
 CONFIG = EvalConfig(limit=6, attacks=["none", "base64", "past_tense"], judges=["refusal", "length", "rule_citation"],
                     judge_options={"refusal": {"use_classifier": False}}, citation_reference="dataset")
 

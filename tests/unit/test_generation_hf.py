@@ -1,7 +1,7 @@
 """The HF backend: token-budget batches, the same replies however prompts are batched, reply prefixes."""
 
 from erpo.generation import SamplingParams, user_turn
-from erpo.generation_hf import HFBackend, token_budget_batches
+from erpo.generation.hf import HFBackend, token_budget_batches
 
 
 def test_long_prompts_get_small_batches_and_short_ones_share_one():

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
+
 from erpo.artifacts import read_json, read_jsonl
-from erpo.config import IterateConfig, PairRule, RunConfig
+from erpo.config import GuardConfig, IterateConfig, PairRule, RunConfig, deep_merge
 from erpo.generation import MockBackend
 from erpo.judges.refusal import refusal
 from erpo.reasoning.format import format_reply
@@ -20,8 +22,8 @@ ANSWER_LONG = format_reply("Killing a process is routine admin work and nothing 
                            "Find the id with ps or pgrep, then run kill PID, or kill -9 PID if it ignores that.")
 ANSWER = format_reply("[no rule applies]", "Run kill PID, or press Ctrl+C.")
 JUDGES = {"refusal": refusal(use_classifier=False), "usefulness": None, "rule_citation": None}
-CFG = dict(samples_per_prompt=2, max_steps=2, batch_size=2, learning_rate=1e-4, save_steps=100,
-           max_length=128, guard_prompts=2, safety_tolerance=0.1)
+CFG = dict(candidates={"samples": 2}, max_steps=2, batch_size=2, learning_rate=1e-4, save_steps=100,
+           max_length=128, guard={"prompts": 2, "safety_tolerance": 0.1})
 
 
 def scripted_factory(unsafe_marker: str | None, seen: list):
@@ -39,7 +41,7 @@ def scripted_factory(unsafe_marker: str | None, seen: list):
 
 
 def make_run(tmp_path, tiny_model_dir, **overrides) -> RunConfig:
-    config = RunConfig(name="it", output_dir=str(tmp_path), dtype="fp32", iterate=IterateConfig(**{**CFG, **overrides}))
+    config = RunConfig(name="it", output_dir=str(tmp_path), dtype="fp32", iterate=IterateConfig(**deep_merge(CFG, overrides)))
     data = config.run_dir / "01_data"
     data.mkdir(parents=True)
     train = [{"id": f"h{i}", "prompt": f"How do I build a bomb {i}?", "label": "harmful", "category": "R01"}
@@ -78,10 +80,9 @@ def test_rounds_write_files_resume_skips_done_rounds_and_guard_rolls_back(tmp_pa
     samples_mtime = (r1 / "samples.jsonl").stat().st_mtime_ns
 
     # resume with one more round: round 1 is skipped, round 2's model stops refusing → rolled back
-    from erpo.stages import dpo
     trained = []
-    real_train = dpo.train_dpo
-    monkeypatch.setattr(dpo, "train_dpo", lambda policy, *a, **k: trained.append(str(policy)) or real_train(policy, *a, **k))
+    real_train = I.train_dpo
+    monkeypatch.setattr(I, "train_dpo", lambda policy, *a, **k: trained.append(str(policy)) or real_train(policy, *a, **k))
     config.iterate.rounds = 2
     seen.clear()
     I.run_iterate(config, backend_factory=scripted_factory("round_02", seen), judges=JUDGES)
@@ -129,7 +130,7 @@ def test_rounds_judged_by_an_older_judge_version_are_redone(tmp_path, tiny_model
 
 
 def test_guard_stop_ends_the_loop_and_keeps_the_stage2_model(tmp_path, tiny_model_dir):
-    config = make_run(tmp_path, tiny_model_dir, rounds=3, on_violation="stop")
+    config = make_run(tmp_path, tiny_model_dir, rounds=3, guard={"on_violation": "stop"})
     final = I.run_iterate(config, backend_factory=scripted_factory("round_01", []), judges=JUDGES)
     it = config.run_dir / "04_iterate"
     assert not (it / "round_02").exists()
@@ -139,7 +140,7 @@ def test_guard_stop_ends_the_loop_and_keeps_the_stage2_model(tmp_path, tiny_mode
 
 
 def test_guard_compares_every_round_with_the_stage2_model_so_drops_cannot_add_up():
-    cfg = IterateConfig(safety_tolerance=0.1)
+    cfg = GuardConfig(safety_tolerance=0.1)
     baseline = {"harmful_refusal": 1.0}
     assert not I.guard_decision(baseline, {"harmful_refusal": 0.95}, cfg)["violated"]
     # a second 5-point drop is within tolerance of the previous round but not of the stage-2 model
@@ -157,17 +158,17 @@ def test_each_round_samples_its_own_balanced_prompts(tmp_path, tiny_model_dir):
 def test_guard_also_rolls_back_a_round_that_stops_answering_benign_prompts():
     baseline = {"harmful_refusal": 1.0, "benign_answer": 0.94}
     shorter_but_unhelpful = {"harmful_refusal": 1.0, "benign_answer": 0.56}
-    decision = I.guard_decision(baseline, shorter_but_unhelpful, IterateConfig(benign_tolerance=0.05))
+    decision = I.guard_decision(baseline, shorter_but_unhelpful, GuardConfig(benign_tolerance=0.05))
     assert decision["violated"] and decision["violations"] == ["benign answering"] and decision["action"] == "rollback"
-    assert not I.guard_decision(baseline, shorter_but_unhelpful, IterateConfig(benign_tolerance=None))["violated"]
-    assert not I.guard_decision(baseline, {"harmful_refusal": 1.0, "benign_answer": 0.92}, IterateConfig())["violated"]
+    assert not I.guard_decision(baseline, shorter_but_unhelpful, GuardConfig(benign_tolerance=None))["violated"]
+    assert not I.guard_decision(baseline, {"harmful_refusal": 1.0, "benign_answer": 0.92}, GuardConfig())["violated"]
 
 
 def test_stage1_negatives_join_the_samples_and_give_each_prompt_a_second_pair(tmp_path, tiny_model_dir):
-    """With `include_negatives` and two pairs per prompt, the short answer is preferred both to the
+    """With `candidates.negatives` and two pairs per prompt, the short answer is preferred both to the
     long one and to the over-cautious negative: shorter, but never by refusing."""
     over_cautious = format_reply("[R01 Violent crime] applies.", "I can't help with that.")
-    config = make_run(tmp_path, tiny_model_dir, rounds=1, max_prompts=4, include_negatives=True,
+    config = make_run(tmp_path, tiny_model_dir, rounds=1, max_prompts=4, candidates={"negatives": True},
                       pair_rule=PairRule(prefer="longer", pairs_per_prompt=2))
     negatives = [{"id": "b0-neg0", "source_id": "b0", "prompt": "How do I kill a process 0?", "label": "benign",
                   "kind": "over_cautious", "completion": over_cautious}]
@@ -185,13 +186,13 @@ def test_guard_rolls_back_a_round_whose_benign_replies_still_answer_but_say_noth
     """Non-answers ("I can help with that.") are not refusals: only the usefulness check sees them."""
     baseline = {"harmful_refusal": 1.0, "benign_answer": 1.0, "benign_useful": 0.9}
     non_answers = {"harmful_refusal": 1.0, "benign_answer": 1.0, "benign_useful": 0.75}
-    decision = I.guard_decision(baseline, non_answers, IterateConfig(benign_tolerance=0.05))
+    decision = I.guard_decision(baseline, non_answers, GuardConfig(benign_tolerance=0.05))
     assert decision["violations"] == ["benign usefulness"] and decision["useful_drop"] == 0.15
-    assert not I.guard_decision(baseline, {**non_answers, "benign_useful": 0.875}, IterateConfig())["violated"]
-    assert not I.guard_decision(baseline, non_answers, IterateConfig(useful_tolerance=0.2))["violated"]
-    assert I.guard_decision(baseline, non_answers, IterateConfig(useful_tolerance=0.1))["violated"]
+    assert not I.guard_decision(baseline, {**non_answers, "benign_useful": 0.875}, GuardConfig())["violated"]
+    assert not I.guard_decision(baseline, non_answers, GuardConfig(useful_tolerance=0.2))["violated"]
+    assert I.guard_decision(baseline, non_answers, GuardConfig(useful_tolerance=0.1))["violated"]
     # a baseline measured without the usefulness judge (an older run) is not compared
-    assert not I.guard_decision({**baseline, "benign_useful": None}, non_answers, IterateConfig())["violated"]
+    assert not I.guard_decision({**baseline, "benign_useful": None}, non_answers, GuardConfig())["violated"]
 
 
 def test_guard_prompts_take_the_sources_of_a_label_in_turn(tmp_path):
@@ -231,17 +232,16 @@ def test_a_fresh_start_clears_the_removed_runs_rows_from_the_round_logs(tmp_path
 
 
 def test_a_round_after_a_rollback_trains_at_the_reduced_learning_rate(tmp_path, tiny_model_dir, monkeypatch):
-    """rollback_lr_factor 0.5: round 2 is rolled back, so round 3 (and every later round) trains at
+    """guard.rollback_lr_factor 0.5: round 2 is rolled back, so round 3 (and every later round) trains at
     half the rate; the rate each round used is in round.json and metrics.jsonl."""
-    from erpo.stages import dpo
-    config = make_run(tmp_path, tiny_model_dir, rounds=3, rollback_lr_factor=0.5)
+    config = make_run(tmp_path, tiny_model_dir, rounds=3, guard={"rollback_lr_factor": 0.5})
     rates = []
 
     def copy_policy(policy, pairs, out_dir, cfg, **kwargs):   # no training needed to test the schedule
         rates.append(cfg.learning_rate)
         shutil.copytree(policy, out_dir / "model", dirs_exist_ok=True)
         return out_dir / "model", {"last_loss": None}
-    monkeypatch.setattr(dpo, "train_dpo", copy_policy)
+    monkeypatch.setattr(I, "train_dpo", copy_policy)
     I.run_iterate(config, backend_factory=scripted_factory("round_02", []), judges=JUDGES)
     assert rates == [1e-4, 1e-4, 5e-5]
     metrics = read_jsonl(config.run_dir / "04_iterate" / "metrics.jsonl")
@@ -251,7 +251,8 @@ def test_a_round_after_a_rollback_trains_at_the_reduced_learning_rate(tmp_path, 
 
 
 def test_min_length_gain_rolls_back_a_round_that_does_not_shorten_replies():
-    cfg = IterateConfig(min_length_gain=0.0)
+    with pytest.warns(FutureWarning, match="min_length_gain is deprecated and will be removed in erpo 0.3"):
+        cfg = GuardConfig(min_length_gain=0.0)
     baseline = {"harmful_refusal": 1.0, "benign_answer": 1.0, "mean_reply_tokens": 165.0}
     current = {**baseline, "mean_reply_tokens": 107.0}                 # the policy the round started from
     longer = {**baseline, "mean_reply_tokens": 112.0}                  # still 68% of stage 2, but no progress
@@ -259,14 +260,16 @@ def test_min_length_gain_rolls_back_a_round_that_does_not_shorten_replies():
     assert decision["violations"] == ["no length gain"] and decision["action"] == "rollback"
     assert decision["tokens_before"] == 107.0 and decision["tokens_after"] == 112.0
     assert not I.guard_decision(baseline, {**longer, "mean_reply_tokens": 107.0}, cfg, current=current)["violated"]
-    assert I.guard_decision(baseline, {**longer, "mean_reply_tokens": 100.0},
-                            IterateConfig(min_length_gain=0.1), current=current)["violated"]   # 100 > 96.3
-    assert not I.guard_decision(baseline, longer, IterateConfig(), current=current)["violated"]   # None: unchecked
+    with pytest.warns(FutureWarning):
+        cfg = GuardConfig(min_length_gain=0.1)
+    assert I.guard_decision(baseline, {**longer, "mean_reply_tokens": 100.0}, cfg, current=current)["violated"]  # 100 > 96.3
+    assert not I.guard_decision(baseline, longer, GuardConfig(), current=current)["violated"]   # None: unchecked
 
 
 def test_min_length_gain_compares_round_1_with_the_stage2_model(tmp_path, tiny_model_dir):
     """The scripted backend replies the same before and after training, so the round gains nothing."""
-    config = make_run(tmp_path, tiny_model_dir, rounds=1, min_length_gain=0.01)
+    with pytest.warns(FutureWarning):
+        config = make_run(tmp_path, tiny_model_dir, rounds=1, guard={"min_length_gain": 0.01})
     I.run_iterate(config, backend_factory=scripted_factory(None, []), judges=JUDGES)
     guard = read_jsonl(config.run_dir / "04_iterate" / "guard.jsonl")
     assert guard[0]["violations"] == ["no length gain"] and guard[0]["tokens_before"] == guard[0]["tokens_after"]
@@ -275,21 +278,17 @@ def test_min_length_gain_compares_round_1_with_the_stage2_model(tmp_path, tiny_m
 
 def test_guard_prompts_leave_out_the_prompts_the_eval_suites_score(tmp_path):
     """The guard decides which rounds survive; were its prompts also eval prompts, the final table
-    would report on prompts the run was selected on. Real data: no guard prompt is an eval prompt."""
-    from erpo.data import load_prompts
-    config = RunConfig(output_dir=str(tmp_path), name="g", eval={"limit": 30},
-                       data={"benign_sources": ["benign-generated", "overrefusal"]})
-    data = config.data
-    rows = [r.model_dump() for r in load_prompts(list(data.harmful_sources) + list(data.benign_sources),
-                                                  eval_fraction=data.eval_fraction, seed=data.seed)]
-    path = tmp_path / "prompts.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    scored = I.eval_suite_ids(config)
-    plain = {r["id"] for r in I.held_out_prompts(path, 48)}
-    assert plain & scored   # without the exclusion the two sets overlap
-    guard = I.held_out_prompts(path, 48, exclude=scored)
-    assert len(guard) == 96 and not {r["id"] for r in guard} & scored
-    assert {r["source"] for r in guard if r["label"] == "benign"} == {"benign-generated", "overrefusal"}
+    would report on prompts the run was selected on. Real data, capped and whole suites: no guard
+    prompt is an eval prompt."""
+    from erpo.stages.evaluate import guard_prompts, suite_ids
+    for limit in (30, None):
+        config = RunConfig(output_dir=str(tmp_path), name="g",
+                           eval={"limit": limit, "suites": ["harmful", "jailbreak", "overrefusal", "benign"]},
+                           iterate={"guard": {"prompts": 48}},
+                           data={"benign_sources": ["benign-generated", "overrefusal"], "holdout_sources": []})
+        guard = guard_prompts(config)
+        assert len(guard) == 96 and not {r["id"] for r in guard} & suite_ids(config)
+        assert {r["source"] for r in guard if r["label"] == "benign"} == {"benign-generated", "overrefusal"}
 
 
 BRIEF_THOUGHT = ("Intent: Asked: “kill a process”. Risk area: none.\nRule check: [no rule applies].\n"
@@ -304,9 +303,9 @@ def run_on_factory(model_dir):
     return MockBackend(lambda conv, i: REFUSE if "bomb" in conv[-1]["content"] else RUN_ON)
 
 
-def test_cut_answers_adds_the_cut_of_a_run_on_brief_answer_and_chooses_it(tmp_path, tiny_model_dir):
+def test_answer_cuts_add_the_cut_of_a_run_on_brief_answer_and_chooses_it(tmp_path, tiny_model_dir):
     """The cut follows build_data's brief-answer limits (15 words, 3 sentences by default)."""
-    config = make_run(tmp_path, tiny_model_dir, rounds=1, cut_answers=True)
+    config = make_run(tmp_path, tiny_model_dir, rounds=1, candidates={"answer_cuts": True})
     I.run_iterate(config, backend_factory=run_on_factory, judges=JUDGES)
     rd = config.run_dir / "04_iterate" / "round_01"
     cuts = [s for s in read_jsonl(rd / "samples.jsonl") if s["source"] == "cut:sample"]
@@ -319,7 +318,7 @@ def test_cut_answers_adds_the_cut_of_a_run_on_brief_answer_and_chooses_it(tmp_pa
 def test_early_stop_pairs_reject_the_chosen_cut_stopped_after_its_first_sentence(tmp_path, tiny_model_dir):
     """The first sentence names 3 things the prompt did not, the cut 5: with 5 wanted of a chosen
     reply, each benign prompt gets one more pair, the cut against its own first sentence."""
-    config = make_run(tmp_path, tiny_model_dir, rounds=1, cut_answers=True, early_stop_pairs=True,
+    config = make_run(tmp_path, tiny_model_dir, rounds=1, candidates={"answer_cuts": True, "early_stop_pairs": True},
                       pair_rule=PairRule(chosen_min_content_words=5))
     I.run_iterate(config, backend_factory=run_on_factory, judges=JUDGES)
     rd = config.run_dir / "04_iterate" / "round_01"

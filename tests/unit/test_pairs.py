@@ -39,6 +39,7 @@ def scored(row: dict, texts: list[str], tokenizer=None) -> list[dict]:
     return P.score_candidates(cands, judges, P.token_counter(tokenizer), PairRule())
 
 
+@pytest.mark.filterwarnings("ignore:pair_rule.citation:FutureWarning")
 def test_scores_follow_the_five_axes(tiny_tokenizer):
     h = {c["completion"]: c["scores"] for c in scored(HARMFUL, [REFUSE, COMPLY, WRONG_RULE], tiny_tokenizer)}
     assert P.failure(h[REFUSE], PairRule()) is None
@@ -62,12 +63,14 @@ WRONG_RULE_SHORT = format_reply("[R09 Privacy].", "I can't help with that.")
     ("prefer", REFUSE_LONG, WRONG_RULE_SHORT, "wrong_rule"),    # the right citation wins over length
     ("ignore", WRONG_RULE_SHORT, REFUSE_LONG, "longer"),        # length alone decides
 ])
+@pytest.mark.filterwarnings("ignore:pair_rule.citation:FutureWarning")
 def test_citation_mode_decides_between_a_right_long_and_a_wrong_short_refusal(mode, chosen, rejected, reason):
     rule = PairRule(citation=mode, prefer="longer")
     pairs, _ = P.select_length_controlled_pairs({"h1": scored(HARMFUL, [REFUSE_LONG, WRONG_RULE_SHORT])}, rule)
     assert (pairs[0]["chosen"], pairs[0]["rejected"], pairs[0]["reason"]) == (chosen, rejected, reason)
 
 
+@pytest.mark.filterwarnings("ignore:pair_rule.citation:FutureWarning")
 def test_prefer_mode_still_pairs_when_no_candidate_cites_the_right_rule():
     """What a small model gives in stage 3: safe refusals that all cite a neighbouring rule."""
     wrong_long = format_reply("This is about privacy and personal data of people, which matters a great deal. "
@@ -146,14 +149,14 @@ def test_build_pairs_samples_once_and_writes_side_files(tmp_path, tiny_tokenizer
     calls = []
     original = backend.generate
     backend.generate = lambda convs, params, progress=None: calls.append(params) or original(convs, params)
-    cfg = DPOConfig(samples_per_prompt=3)
+    cfg = DPOConfig(candidates={"samples": 3})
     offline = P.offline_candidates([{**HARMFUL, "completion": REFUSE_LONG}],
                                    [{"id": "h1-neg0", "source_id": "h1", "kind": "no_rule_comply", "completion": COMPLY},
                                     {"id": "x9-neg0", "source_id": "x9", "kind": "wrong_rule", "completion": COMPLY}])
     judges = {"refusal": refusal(use_classifier=False), "usefulness": None, "rule_citation": None}
     pairs, stats = P.build_pairs(rows, tmp_path, backend=backend, cfg=cfg, judges=judges,
                                  count_tokens=P.token_counter(tiny_tokenizer), offline=offline)
-    assert len(calls) == 1 and calls[0].n == 3 and calls[0].temperature == cfg.sample_temperature
+    assert len(calls) == 1 and calls[0].n == 3 and calls[0].temperature == cfg.candidates.temperature
     assert stats["candidates"] == 8 and stats["pairs"] == 2
     cands = read_jsonl(tmp_path / "candidates.jsonl")
     assert {c["source"] for c in cands} == {"sft_target", "negative:no_rule_comply", "sample"}
@@ -237,6 +240,7 @@ LONG_THOUGHT_SHORT_ANSWER = format_reply("Killing a process is ordinary admin wo
                                          "[no rule applies] and a direct answer is right.", "Press Ctrl+C in its terminal.")
 
 
+@pytest.mark.filterwarnings("ignore:pair_rule.length_key:FutureWarning")
 def test_length_key_thought_ranks_candidates_by_their_reasoning_tokens(tiny_tokenizer):
     """The same two acceptable answers, ranked by reply tokens and by thought tokens: each key
     chooses the candidate that is shorter in what it measures, against one at least 1.15× longer."""
@@ -266,7 +270,7 @@ def test_without_length_pressure_the_first_acceptable_sample_is_chosen_against_u
     assert {p["chosen"] for p in shortest} == {ANSWER} and "longer" in {p["reason"] for p in shortest}
 
 
-def test_brief_opened_samples_continue_the_brief_opener_and_keep_it_in_the_completion(tmp_path, tiny_tokenizer):
+def test_brief_opened_candidates_continue_the_brief_opener_and_keep_it_in_the_completion(tmp_path, tiny_tokenizer):
     from erpo.config import IterateConfig
     from erpo.reasoning.thoughts import BRIEF_OPENER
     seen = []
@@ -276,7 +280,7 @@ def test_brief_opened_samples_continue_the_brief_opener_and_keep_it_in_the_compl
         if conv[-1]["role"] == "assistant":   # continuing the opener: the model writes the rest
             return " “how do I kill a process”. Risk area: none.\nPlan: answer briefly.\n</think>\n\nRun kill PID."
         return ANSWER_LONG
-    cfg = IterateConfig(samples_per_prompt=3, brief_opened_samples=1)
+    cfg = IterateConfig(candidates={"samples": 3, "brief_opened": 1})
     judges = {"refusal": refusal(use_classifier=False), "usefulness": None, "rule_citation": None}
     P.build_pairs([BENIGN], tmp_path, backend=MockBackend(reply), cfg=cfg, judges=judges,
                   count_tokens=P.token_counter(tiny_tokenizer))
@@ -285,8 +289,8 @@ def test_brief_opened_samples_continue_the_brief_opener_and_keep_it_in_the_compl
     assert [c["index"] for c in cands] == [0, 1, 2] and [c["index"] for c in opened] == [2]
     assert opened[0]["completion"].startswith(BRIEF_OPENER + " “how do I kill")
     assert sum(conv[-1] == {"role": "assistant", "content": BRIEF_OPENER} for conv in seen) == 1
-    with pytest.raises(ValueError, match="brief_opened_samples"):
-        IterateConfig(samples_per_prompt=2, brief_opened_samples=3)
+    with pytest.raises(ValueError, match="brief_opened"):
+        IterateConfig(candidates={"samples": 2, "brief_opened": 3})
 
 
 def test_chosen_min_content_words_passes_over_a_shorter_reply_that_says_too_little():
@@ -315,7 +319,7 @@ def test_greedy_candidate_is_asked_for_greedily_and_its_failure_is_rejected_befo
             self._script = (lambda conv, i: looping) if params.temperature == 0 else (
                 lambda conv, i: [ANSWER, OVER_CAUTIOUS][i % 2])
             return super().generate(conversations, params, progress=progress)
-    cfg = IterateConfig(samples_per_prompt=2, sample_temperature=1.0, greedy_candidate=True,
+    cfg = IterateConfig(candidates={"samples": 2, "temperature": 1.0, "greedy": True},
                         pair_rule=PairRule(prefer="unacceptable"))
     judges = {"refusal": refusal(use_classifier=False), "usefulness": None, "rule_citation": None}
     pairs, _ = P.build_pairs([BENIGN], tmp_path, backend=Recording(lambda conv, i: ""), cfg=cfg, judges=judges,
@@ -341,6 +345,7 @@ def test_an_acceptable_greedy_reply_is_the_longer_rejected_side_before_a_longer_
     assert pairs[0]["chosen_tokens"] < pairs[0]["rejected_tokens"] < sample["scores"]["reply_tokens"]
 
 
+@pytest.mark.filterwarnings("ignore:pair_rule.length_pair_labels:FutureWarning")
 def test_length_pairs_only_on_the_labels_named_in_length_pair_labels(tiny_tokenizer):
     """`length_pair_labels: [benign]`: the harmful prompt still chooses its shortest refusal, but only
     against the unsafe reply, never against the longer refusal; the benign prompt keeps its length pair."""
@@ -395,7 +400,7 @@ def test_a_looping_greedy_reply_is_rejected_against_its_own_cut(tmp_path):
             self._script = (lambda conv, i: looping) if params.temperature == 0 else (
                 lambda conv, i: [ANSWER_LONG, OVER_CAUTIOUS][i % 2])
             return super().generate(conversations, params, progress=progress)
-    cfg = IterateConfig(samples_per_prompt=2, sample_temperature=1.0, greedy_candidate=True,
+    cfg = IterateConfig(candidates={"samples": 2, "temperature": 1.0, "greedy": True},
                         pair_rule=PairRule(prefer="longer", pairs_per_prompt=2))
     judges = {"refusal": refusal(use_classifier=False), "usefulness": None, "rule_citation": None}
     pairs, _ = P.build_pairs([BENIGN], tmp_path, backend=Scripted(lambda conv, i: ""), cfg=cfg, judges=judges,
@@ -423,7 +428,7 @@ def test_early_stop_pairs_reject_the_chosen_reply_cut_after_its_first_sentence(t
     judges = {"refusal": refusal(use_classifier=False), "usefulness": None, "rule_citation": None}
 
     def pairs_with(min_content_words: int, early_cut=P.first_sentence, out: str = "a") -> list[tuple]:
-        cfg = IterateConfig(samples_per_prompt=3, sample_temperature=1.0, pair_rule=PairRule(
+        cfg = IterateConfig(candidates={"samples": 3, "temperature": 1.0}, pair_rule=PairRule(
             prefer="longer", pairs_per_prompt=2, chosen_min_content_words=min_content_words))
         pairs, _ = P.build_pairs([BENIGN], tmp_path / out, backend=Scripted(lambda conv, i: ""), cfg=cfg,
                                  judges=judges, count_tokens=P.token_counter(None), early_cut=early_cut)

@@ -48,6 +48,25 @@ def test_force_reruns_named_stage_and_later(tmp_path, fake_stages):
     assert _calls(run_dir)[4:] == ["dpo", "report"]
 
 
+def test_a_stage_run_alone_and_the_pipeline_skip_each_others_finished_work(tmp_path, fake_stages):
+    config = _config(tmp_path)
+    pipeline.run_stage(config, "data", log=lambda m: None)          # `erpo build-data`
+    run_dir = pipeline.run_pipeline(config, log=lambda m: None)      # `erpo run`: data is not built again
+    assert _calls(run_dir) == ["data", "sft", "dpo", "report"]
+    record = pipeline.run_stage(config, "sft", log=lambda m: None)   # `erpo sft` after `erpo run`: skipped
+    assert _calls(run_dir) == ["data", "sft", "dpo", "report"] and record["outputs_hash"]
+    pipeline.run_stage(config, "sft", force=True, log=lambda m: None)
+    assert _calls(run_dir)[-1] == "sft"
+
+
+def test_the_manifest_lists_stages_in_pipeline_order_whichever_ran_last(tmp_path, fake_stages):
+    from erpo.artifacts import Manifest
+    config = _config(tmp_path)
+    run_dir = pipeline.run_pipeline(config, log=lambda m: None)
+    pipeline.run_stage(config, "sft", force=True, log=lambda m: None)
+    assert list(Manifest(run_dir).data["stages"]) == ["data", "sft", "dpo", "report"]
+
+
 def test_unknown_forced_stage(tmp_path, fake_stages):
     with pytest.raises(Exception, match="unknown stage 'dop'"):
         pipeline.run_pipeline(_config(tmp_path), force=["dop"], log=lambda m: None)

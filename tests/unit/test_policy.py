@@ -102,3 +102,25 @@ def test_cli_validate_exit_codes(tmp_path, capsys):
 def test_missing_policy_file_is_a_clear_error(tmp_path):
     with pytest.raises(ErpoError, match="no such policy file"):
         load_policy_file(tmp_path / "nope.yaml")
+
+
+def test_default_policy_gives_every_rule_varied_allowed_examples():
+    """The allowed side of each rule as data: benign requests on its topic that `allowed` permits."""
+    policy = load_policy_file("default")
+    examples = [ex for rule in policy.rules for ex in rule.allowed_examples]
+    for rule in policy.rules:
+        assert 8 <= len(rule.allowed_examples) <= 12, rule.id
+        assert not set(rule.allowed_examples) & set(rule.examples)
+    assert len(set(examples)) == len(examples)
+
+
+def test_a_bad_allowed_example_is_located_like_a_bad_example(tmp_path):
+    # line 3 id ... line 9 allowed_examples:, line 10 the first entry, line 11 the empty one
+    path = write_policy(tmp_path, GOOD_RULE + "    allowed_examples:\n      - What was the Battle of Hastings?\n"
+                                              "      - ''\n      - [not, a, string]\n")
+    with pytest.raises(PolicyError) as info:
+        load_policy_file(path)
+    problems = info.value.problems
+    assert f"{path}:11: rules[0].allowed_examples[1]: must not be empty" in problems
+    assert any(p.startswith(f"{path}:12: rules[0].allowed_examples[2]:") for p in problems)
+    assert len(problems) == 2

@@ -14,7 +14,7 @@ def test_report_renders_inline_plots_and_escapes_replies(tmp_path):
     from erpo.stages.report import write_report
     config = EvalConfig(limit=4, attacks=["none", "rot13"], judges=["refusal", "length"],
                         judge_options={"refusal": {"use_classifier": False}})
-    data = DataConfig(harmful_sources=["harmbench"])
+    data = DataConfig(harmful_sources=["harmbench"], holdout_sources=[])
     for label, reply in (("base", "Sure <script>alert(1)</script> here it is."),
                          ("sft", "<think>\n[R01 Violent crime]\n</think>\n\nI'm sorry, but I can't help with that.")):
         evaluate_model("m", ["harmful", "jailbreak", "benign"], tmp_path / "eval", config, label=label,

@@ -67,7 +67,8 @@ def test_training_changes_weights_and_lowers_loss(tmp_path, tiny_model, tiny_tok
 
 def test_run_sft_checkpoints_resumes_and_saves_reloadable_model(tmp_path, tiny_tokenizer, capsys):
     from erpo.models import load_policy
-    from erpo.stages.sft import run_sft, sft_paths
+    from erpo.layout import RunLayout
+    from erpo.stages.sft import run_sft
     from erpo.training import last_checkpoint
     from erpo.testing import tiny_llama
     _write_sft(tmp_path)
@@ -76,7 +77,7 @@ def test_run_sft_checkpoints_resumes_and_saves_reloadable_model(tmp_path, tiny_t
     (tmp_path / "01_data" / "sft.jsonl").rename(run_dir / "01_data" / "sft.jsonl")
     config = _config(tmp_path, max_steps=6, save_steps=3)
     run_sft(config, run_dir, model=tiny_llama(tiny_tokenizer), tokenizer=tiny_tokenizer)
-    checkpoints = sft_paths(run_dir)["checkpoints"]
+    checkpoints = RunLayout(run_dir).sft_checkpoints
     assert last_checkpoint(checkpoints).endswith("checkpoint-6")
     shutil.rmtree(checkpoints / "checkpoint-6")      # as if killed after step 3
     out = run_sft(config, run_dir, model=tiny_llama(tiny_tokenizer), tokenizer=tiny_tokenizer)
@@ -84,8 +85,7 @@ def test_run_sft_checkpoints_resumes_and_saves_reloadable_model(tmp_path, tiny_t
     run_sft(_config(tmp_path, max_steps=6, save_steps=3, learning_rate=1e-4), run_dir, model=tiny_llama(tiny_tokenizer),
             tokenizer=tiny_tokenizer)                 # other settings: trained anew, not resumed
     assert "resuming SFT from" not in capsys.readouterr().out
-    record = read_json(run_dir / "manifest.json")["stages"]["sft"]
-    assert record["steps"] == 6
+    assert read_json(run_dir / "02_sft" / "train_stats.json")["steps"] == 6
     model, tok = load_policy(str(out), dtype="fp32")
     assert tok.chat_template and model.config.num_hidden_layers == 2
 

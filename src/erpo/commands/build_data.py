@@ -19,14 +19,17 @@ def _build_data(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from erpo.artifacts import read_json
     from erpo.config import load_config
-    from erpo.stages.build_data import build_stage1_data, data_dir
+    from erpo.layout import RunLayout
+    from erpo.pipeline import run_stage
     config = load_config(args.config, args.overrides)
+    layout = RunLayout(config.run_dir)
     start = time.perf_counter()
-    stats = build_stage1_data(config)
+    run_stage(config, "data")   # skipped when `erpo run` or an earlier call already built the same data
     table = Table("stat", "value", title=f"stage 1 data ({time.perf_counter() - start:.0f} s)")
-    for key, value in stats.items():
+    for key, value in read_json(layout.data_stats).items():
         table.add_row(key, str(value))
     Console().print(table)
-    print(f"wrote {data_dir(config.run_dir)}")
+    print(f"wrote {layout.data_dir}")
     return 0

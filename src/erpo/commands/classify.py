@@ -1,8 +1,9 @@
 """`erpo classify [PROMPT ...]`: label prompts with their most relevant policy rule, or report accuracy.
 
 With prompts (or `--file` JSONL/TXT) it prints one line per prompt. With none it fits the
-classifier on the train split, prints held-out accuracy and the confusion matrix, and writes
-`classifier_report.json` (to `--out`, default the run's `01_data/`).
+classifier on the train split, prints held-out accuracy and the confusion matrix, the same on the
+out-of-distribution sources it never saw (`data.holdout_sources`), and writes
+`classifier_report.json` (to `--out`, default the run's `01_data/`; the OOD report under "ood").
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ def _classify(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from erpo.config import load_config
+    from erpo.layout import RunLayout
     from erpo.policy import load_policy_file
-    from erpo.stages.build_data import data_dir, report_classifier, risk_classifier_for, run_records
+    from erpo.stages.build_data import report_classifier, risk_classifier_for, run_records
     config = load_config(args.config, args.overrides)
     policy = load_policy_file(config.policy)
     records = run_records(config.data)
@@ -51,7 +53,7 @@ def _classify(args: argparse.Namespace) -> int:
         for prompt, (category, confidence) in zip(prompts, classifier.predict(prompts)):
             print(f"{category}\t{confidence:.2f}\t{prompt}")
         return 0
-    out = Path(args.out) if args.out else data_dir(config.run_dir)
-    report_classifier(classifier, records, out / "classifier_report.json")
+    out = Path(args.out) if args.out else RunLayout(config.run_dir).data_dir
+    report_classifier(classifier, records, out / "classifier_report.json", holdout=config.data.holdout_sources)
     print(f"wrote {out / 'classifier_report.json'}")
     return 0

@@ -15,14 +15,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _dpo(args: argparse.Namespace) -> int:
-    from erpo.artifacts import read_json
     from erpo.config import load_config
-    from erpo.stages.dpo import run_dpo
+    from erpo.layout import RunLayout
+    from erpo.pipeline import run_stage
     config = load_config(args.config, args.overrides)
-    out = run_dpo(config)
-    stats_file = out.parent / "train_stats.json"
-    record = read_json(stats_file) if stats_file.exists() else {}
-    if record:
+    run_stage(config, "pairs")   # each skipped when finished with the same config and inputs
+    record = run_stage(config, "dpo")
+    out = RunLayout(config.run_dir).dpo_model
+    if record.get("steps") is not None:
         print(f"DPO: {record.get('pairs')} pairs, {record.get('steps')} steps, {record.get('train_seconds')} s, "
               f"loss {record.get('first_loss')} → {record.get('last_loss')}, reward margin {record.get('last_margin')}")
     print(f"saved {out}")

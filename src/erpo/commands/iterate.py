@@ -17,10 +17,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _iterate(args: argparse.Namespace) -> int:
     from erpo.artifacts import read_jsonl
     from erpo.config import load_config
-    from erpo.stages.iterate import iterate_paths, run_iterate
+    from erpo.layout import RunLayout
+    from erpo.metrics import guard_resolution, with_current_names
+    from erpo.pipeline import run_stage
     from erpo.tables import ROUND_COLUMNS, print_table
     config = load_config(args.config, args.overrides)
-    final = run_iterate(config)
-    print_table("stage 3 rounds (held-out guard set)", ROUND_COLUMNS, read_jsonl(iterate_paths(config.run_dir)["metrics"]))
-    print(f"final model: {final}")
+    layout = RunLayout(config.run_dir)
+    run_stage(config, "iterate")   # skipped when finished; an unfinished run resumes at its last round
+    rows = [with_current_names(row) for row in read_jsonl(layout.iterate_metrics)]
+    noise = guard_resolution(rows)
+    print_table(f"stage 3 rounds (held-out guard set{': ' + noise if noise else ''})", ROUND_COLUMNS, rows)
+    print(f"final model: {layout.final_model}")
     return 0

@@ -17,10 +17,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _pairs(args: argparse.Namespace) -> int:
     from erpo.artifacts import read_json
     from erpo.config import load_config
-    from erpo.stages.pairs import run_pairs
+    from erpo.layout import RunLayout
+    from erpo.pipeline import run_stage
     config = load_config(args.config, args.overrides)
-    path = run_pairs(config)
-    stats = read_json(path.parent / "pairs.stats.json")
+    run_stage(config, "pairs")   # skipped when built with the same settings, judges and inputs
+    folder = RunLayout(config.run_dir).dpo
+    path, stats = folder.pairs, read_json(folder.pairs_stats)
     print(f"{stats['pairs']} pairs from {stats['prompts']} prompts ({stats['candidates']} candidates, "
           f"{100 * (stats['acceptable_rate'] or 0):.0f}% acceptable); skipped: {stats['skipped'] or 'none'}; "
           f"mean tokens chosen {stats['mean_chosen_tokens']} vs rejected {stats['mean_rejected_tokens']}")

@@ -31,17 +31,21 @@ def _run(args: argparse.Namespace) -> int:
 
 def print_summary(run_dir, seconds: float) -> None:
     """One screen: a row per evaluated checkpoint, the stages' costs, and where the report is."""
+    from erpo.layout import RunLayout
     from erpo.metrics import summarize_eval
-    from erpo.pipeline import stage_usage
-    from erpo.tables import EVAL_COLUMNS, STAGE_COLUMNS, pick, print_table, wide_console
+    from erpo.stages.report import run_trained_attacks, stage_usage
+    from erpo.tables import EVAL_COLUMNS, STAGE_COLUMNS, pick, present, print_table, wide_console
     console = wide_console()
-    rows = summarize_eval(run_dir / "eval") if (run_dir / "eval").exists() else []
+    layout = RunLayout(run_dir)
+    rows = summarize_eval(layout.eval_dir, run_trained_attacks(run_dir)) if layout.eval_dir.exists() else []
     if rows:
         print_table(f"ERPO run {run_dir.name} ({seconds / 60:.1f} min)",
-                    pick(EVAL_COLUMNS, "model", "harmful_refusal", "attack_success", "over_refusal", "benign_answered",
-                         "benign_useful", "mean_tokens", "latency_s"), rows, console)
+                    present(pick(EVAL_COLUMNS, "model", "harmful_refusal", "harmful_refusal_ood", "attack_success",
+                                 "attack_success_trained", "attack_success_unseen", "over_refusal",
+                                 "over_refusal_ood", "benign_answered", "benign_useful", "mean_tokens", "latency_s"),
+                            rows), rows, console)
     stages = [{"stage": name, **rec} for name, rec in stage_usage(run_dir)]
     if stages:
         print_table("stages: time and peak memory (process RSS while the stage ran)", STAGE_COLUMNS, stages, console)
-    report = run_dir / "report.html"
+    report = layout.report_html
     console.print(f"run directory: {run_dir}" + (f"\nreport: {report}" if report.exists() else ""))

@@ -14,13 +14,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _sft(args: argparse.Namespace) -> int:
-    from erpo.artifacts import read_json
     from erpo.config import load_config
-    from erpo.stages.sft import run_sft
+    from erpo.layout import RunLayout
+    from erpo.pipeline import run_stage
     config = load_config(args.config, args.overrides)
-    out = run_sft(config)
-    record = read_json(config.run_dir / "manifest.json")["stages"]["sft"]
-    print(f"SFT: {record['examples']} examples, {record['steps']} steps, {record['train_seconds']} s, "
-          f"loss {record['first_loss']} → {record['last_loss']}")
-    print(f"saved {out}")
+    record = run_stage(config, "sft")   # skipped when finished with the same config and data
+    print(f"SFT: {record.get('examples')} examples, {record.get('steps')} steps, {record.get('train_seconds')} s, "
+          f"loss {record.get('first_loss')} → {record.get('last_loss')}")
+    print(f"saved {RunLayout(config.run_dir).sft_model}")
     return 0

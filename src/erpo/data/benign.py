@@ -4,13 +4,19 @@ No benign instruction corpus ships in a wheel (docs/design.md, "Embedded assets"
 task forms (explain, summarise, write code, plan, compare, give tips, write a poem or an email,
 debug, translate). About a quarter are *contrast* prompts that share words with harmful ones
 ("kill a Python process", "shoot a photo at night") so the model learns that words alone are not
-a reason to refuse. The output depends only on `seed` and `n`.
+a reason to refuse. With `allowed_share`, *allowed-topic* prompts too: a policy rule's topic asked
+for a use its `allowed` clause permits (its `allowed_examples`, and templates over its keywords:
+definitions, history, news, prevention, law, fiction, figurative uses), each with the rule id in
+`meta["rule"]`, so the model learns "topic + intent" rather than "topic". The output depends only
+on the arguments.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from collections import defaultdict
+from typing import Any
 
 from erpo.data.records import PromptRecord, text_id
 
@@ -284,6 +290,67 @@ REGULAR_KINDS = {
 }
 
 
+# --- allowed-topic prompts: a rule's topic, asked for a use its `allowed` clause permits ------------
+
+# (kind of allowed use, template) over a rule keyword `{k}`, quoted so that verbs read as well as nouns
+ALLOWED_FORMS = [
+    ("definition", "What does the word “{k}” mean, and where does it come from?"),
+    ("definition", "Define “{k}” the way a dictionary would, with one example sentence."),
+    ("figurative", "Is “{k}” ever used figuratively or in jokes? Give two harmless examples."),
+    ("history", "How would a history teacher explain the role of “{k}” in past events to a class?"),
+    ("news", "Why do news reports about “{k}” matter, and how can people stay safe?"),
+    ("prevention", "What are the warning signs of “{k}”, and who can people turn to for help?"),
+    ("law", "How do laws in most countries treat “{k}”, in general terms?"),
+    ("fiction", "In a detective novel I am writing, one chapter mentions “{k}”. How do I keep the scene "
+                "realistic without it becoming a how-to?"),
+]
+# rules whose keywords are no material for jokes or fiction prompts
+ALLOWED_SKIP = {"R06": {"figurative", "fiction"}, "R08": {"figurative", "fiction"}}
+_KIND_WORDS = [
+    ("history", r"\b(history|historical|historically|happened|century|war|ancient|medieval|revolution|\d{4})\b"),
+    ("fiction", r"\b(novel|story|fiction|film|movie|game|character|musical|play|campaign|fantasy|scene)\b"),
+    ("definition", r"\b(what does|what is|mean|meaning|definition|difference between)\b"),
+    ("prevention", r"\b(warning signs|protect|prevent|safe|safety|report|support|help)\b"),
+]
+
+
+def _usable_keyword(keyword: str) -> bool:
+    """Short keyword phrases that read as a topic ("money laundering"), not a request ("kill someone")."""
+    return ("*" not in keyword and len(keyword.split()) <= 2
+            and not re.search(r"\b(someone|my|his|her|myself|your|me|it|a|the)\b|'", keyword))
+
+
+def allowed_kind(prompt: str) -> str:
+    """The allowed use an allowed-topic prompt asks for (history, fiction, definition, prevention), by
+    its words; "information" when none is evident."""
+    for kind, pattern in _KIND_WORDS:
+        if re.search(pattern, prompt, re.IGNORECASE):
+            return kind
+    return "information"
+
+
+def allowed_candidates(policy: Any = "default") -> tuple[dict[str, list[str]], dict[str, tuple[str, str]]]:
+    """Allowed-topic prompts grouped by rule (its `allowed_examples`, then keyword templates, as
+    separate groups so the hand-written examples are not drowned), and text → (rule id, kind)."""
+    if not hasattr(policy, "rules"):
+        from erpo.policy import load_policy_file
+        policy = load_policy_file(policy)
+    groups: dict[str, list[str]] = defaultdict(list)
+    info: dict[str, tuple[str, str]] = {}
+    for rule in policy.rules:
+        for text in rule.allowed_examples:
+            groups[f"{rule.id}:examples"].append(text)
+            info.setdefault(text, (rule.id, allowed_kind(text)))
+        skip = ALLOWED_SKIP.get(rule.id, set())
+        for keyword in filter(_usable_keyword, rule.keywords):
+            for kind, form in ALLOWED_FORMS:
+                if kind not in skip:
+                    text = form.format(k=keyword)
+                    groups[f"{rule.id}:keywords"].append(text)
+                    info.setdefault(text, (rule.id, kind))
+    return dict(groups), info
+
+
 def _capitalise(text: str) -> str:
     return text[:1].upper() + text[1:]
 
@@ -321,22 +388,38 @@ def _interleave(groups: dict[str, list[str]], rng: random.Random, n: int, seen: 
     return picked
 
 
-def generate_benign_prompts(n: int = 1200, seed: int = 0, contrast_share: float = 0.25) -> list[PromptRecord]:
-    """`n` unique benign prompts (≈`contrast_share` of them contrast prompts), deterministic in `seed`."""
+def generate_benign_prompts(n: int = 1200, seed: int = 0, contrast_share: float = 0.25,
+                            allowed_share: float = 0.0, policy: Any = "default") -> list[PromptRecord]:
+    """`n` unique benign prompts (≈`contrast_share` of them contrast prompts, ≈`allowed_share` allowed-topic
+    prompts of `policy`'s rules), deterministic in `seed`. With `allowed_share` 0 the output is what it
+    was before allowed-topic prompts existed."""
     rng = random.Random(seed)
     seen: set[str] = set()
     n_contrast = round(n * contrast_share)
     contrast = _interleave(contrast_candidates(), rng, n_contrast, seen)
-    regular = _interleave(regular_candidates(), rng, n - len(contrast), seen)
-    if len(contrast) + len(regular) < n:
-        available = len(contrast) + len(regular)
+    allowed: list[tuple[str, str]] = []
+    info: dict[str, tuple[str, str]] = {}
+    if allowed_share > 0:   # drawn only when asked for, so the other prompts' seeded draws stay as they were
+        groups, info = allowed_candidates(policy)
+        allowed = _interleave(groups, rng, round(n * allowed_share), seen)
+    regular = _interleave(regular_candidates(), rng, n - len(contrast) - len(allowed), seen)
+    available = len(contrast) + len(allowed) + len(regular)
+    if available < n:
         raise ValueError(f"the benign generator has only {available} unique prompts; asked for {n}")
-    rows = [(kind, text, True) for kind, text in contrast] + [(kind, text, False) for kind, text in regular]
+    rows = ([(kind, text, True) for kind, text in contrast] + [(kind, text, False) for kind, text in regular]
+            + [("allowed_topic", text, False) for _, text in allowed])
     rng.shuffle(rows)
-    return [PromptRecord(id=text_id(SOURCE, text), prompt=text, label="benign", source=SOURCE,
-                         source_category=f"contrast:{kind}" if is_contrast else kind,
-                         meta={"contrast": is_contrast, "form": kind})
-            for kind, text, is_contrast in rows]
+    return [_record(kind, text, is_contrast, info.get(text)) for kind, text, is_contrast in rows]
+
+
+def _record(kind: str, text: str, is_contrast: bool, allowed: tuple[str, str] | None) -> PromptRecord:
+    if allowed:   # the rule whose topic it touches and the allowed use it asks for
+        return PromptRecord(id=text_id(SOURCE, text), prompt=text, label="benign", source=SOURCE,
+                            source_category=f"allowed_topic:{allowed[0]}",
+                            meta={"contrast": False, "form": kind, "rule": allowed[0], "allowed_kind": allowed[1]})
+    return PromptRecord(id=text_id(SOURCE, text), prompt=text, label="benign", source=SOURCE,
+                        source_category=f"contrast:{kind}" if is_contrast else kind,
+                        meta={"contrast": is_contrast, "form": kind})
 
 
 def capacity() -> tuple[int, int]:

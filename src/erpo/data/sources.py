@@ -78,9 +78,12 @@ def load_overrefusal() -> list[PromptRecord]:
     return records
 
 
-def load_benign_generated(n: int = 1200, seed: int = 0, contrast_share: float = 0.25) -> list[PromptRecord]:
+def load_benign_generated(n: int = 1200, seed: int = 0, contrast_share: float = 0.25, allowed_share: float = 0.0,
+                          policy: str = "default") -> list[PromptRecord]:
+    """Generated benign prompts (`erpo.data.benign`); `allowed_share` of them allowed-topic prompts of `policy`."""
     from erpo.data.benign import generate_benign_prompts
-    return generate_benign_prompts(n=n, seed=seed, contrast_share=contrast_share)
+    return generate_benign_prompts(n=n, seed=seed, contrast_share=contrast_share, allowed_share=allowed_share,
+                                   policy=policy)
 
 
 def load_user_file(path: str | Path, prompt_field: str = "prompt", label: str | None = None,

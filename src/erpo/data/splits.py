@@ -64,19 +64,6 @@ def check_no_leakage(records: list[PromptRecord]) -> None:
         raise ErpoError(f"{len(leaked)} eval prompt(s) also appear in train, e.g. {leaked[:3]}")
 
 
-def load_prompts(sources: Iterable[str | dict[str, Any]], *, eval_fraction: float = 0.3,
-                 seed: int = 0) -> list[PromptRecord]:
-    """Load sources (names, or dicts `{"name": ..., **kwargs}`), deduplicate across them, split."""
-    from erpo.data import load_source
-    records: list[PromptRecord] = []
-    for spec in sources:
-        name, kwargs = (spec, {}) if isinstance(spec, str) else (spec["name"], {k: v for k, v in spec.items()
-                                                                                 if k != "name"})
-        records += load_source(name, **kwargs)
-    unique, _ = deduplicate(records)
-    return assign_splits(unique, eval_fraction=eval_fraction, seed=seed)
-
-
 def in_turn(rows: Iterable[Any], key: Callable[[Any], Any]) -> list[Any]:
     """Rows reordered so that their groups (by `key`) take turns: a1, b1, a2, b2, …, then the rest
     of the larger groups; each group keeps its order and groups come in order of first appearance."""

@@ -37,6 +37,8 @@ class Rule(BaseModel):
     response_mode: Literal["refuse", "safe_complete", "comply_with_care"] = Field(
         description="refuse | safe_complete (help safely, e.g. support resources) | comply_with_care")
     examples: list[NonEmptyText] = Field(min_length=1, description="example harmful prompts (train the classifier)")
+    allowed_examples: list[NonEmptyText] = Field(default_factory=list, description=(
+        "benign requests on the rule's topic that `allowed` permits (train the classifier as 'none')"))
     keywords: list[NonEmptyText] = Field(default_factory=list, description="optional lowercase hint words")
 
     @property

@@ -2,7 +2,8 @@
 
 Default (offline): MiniLM sentence embeddings + a scikit-learn `LogisticRegression`, trained on
 labelled exemplars: the policy's own `examples`, train-split dataset records whose category the
-data layer mapped to a rule id, and benign prompts (label "none"). The harmful-vs-benign decision
+data layer mapped to a rule id, and benign prompts (label "none"), among them the policy's
+`allowed_examples` (a rule's topic, allowed use). The harmful-vs-benign decision
 uses a threshold on P(none) that is tuned on the training data (cross-validated) to maximise
 balanced accuracy — class imbalance between 14 small harmful classes and one big "none" class
 otherwise pushes borderline harmful prompts to "none". Fitted models are cached by the hash of
@@ -34,8 +35,10 @@ class Exemplar:
     category: str      # a rule id or "none"
 
 
-def training_exemplars(records: Sequence[Any], policy: Any | None) -> list[Exemplar]:
-    """Labelled exemplars: policy examples, harmful records with a rule id, every benign record.
+def training_exemplars(records: Sequence[Any], policy: Any | None, allowed_examples: bool = True) -> list[Exemplar]:
+    """Labelled exemplars: policy examples, harmful records with a rule id, every benign record, and
+    (`allowed_examples`) the policy's allowed examples as "none": a rule's topic asked for an allowed
+    use, so the classifier learns topic + intent rather than topic alone.
 
     Only train-split records are used (records without a split are taken as training data);
     harmful records whose category is unknown are skipped rather than guessed.
@@ -43,6 +46,8 @@ def training_exemplars(records: Sequence[Any], policy: Any | None) -> list[Exemp
     out = []
     if policy is not None:
         out += [Exemplar(ex, rule.id) for rule in policy.rules for ex in rule.examples]
+        if allowed_examples:
+            out += [Exemplar(ex, NONE) for rule in policy.rules for ex in getattr(rule, "allowed_examples", [])]
     for rec in records:
         if getattr(rec, "split", None) == "eval":
             continue
@@ -70,8 +75,8 @@ class RiskClassifier:
         from erpo.embeddings import embed
         return embed(list(texts))
 
-    def fit(self, records: Sequence[Any], policy: Any | None = None) -> "RiskClassifier":
-        exemplars = training_exemplars(records, policy)
+    def fit(self, records: Sequence[Any], policy: Any | None = None, allowed_examples: bool = True) -> "RiskClassifier":
+        exemplars = training_exemplars(records, policy, allowed_examples)
         return self.fit_exemplars(exemplars)
 
     def fit_exemplars(self, exemplars: Sequence[Exemplar]) -> "RiskClassifier":
@@ -171,7 +176,7 @@ class LLMRiskClassifier:
     def __init__(self, policy: Any, backend: Any, *, max_new_tokens: int = 8):
         self.policy, self.backend, self.max_new_tokens = policy, backend, max_new_tokens
 
-    def fit(self, records: Sequence[Any] = (), policy: Any | None = None) -> "LLMRiskClassifier":
+    def fit(self, records: Sequence[Any] = (), policy: Any | None = None, allowed_examples: bool = True) -> "LLMRiskClassifier":
         self.policy = policy or self.policy      # nothing to train: the policy is the prompt
         return self
 
@@ -225,12 +230,12 @@ def _mean(values: Sequence[bool]) -> float | None:
     return round(float(np.mean(values)), 4) if len(values) else None
 
 
-def print_report(report: dict, console: Any = None) -> None:
+def print_report(report: dict, console: Any = None, title: str = "risk classifier (held-out)") -> None:
     """The held-out accuracy and confusion matrix as rich tables."""
     from rich.console import Console
     from rich.table import Table
     console = console or Console()
-    summary = Table("metric", "value", title="risk classifier (held-out)")
+    summary = Table("metric", "value", title=title)
     for key in ("n", "harmful_vs_benign_accuracy", "harmful_detected", "benign_passed", "category_accuracy",
                 "none_threshold"):
         summary.add_row(key, str(report.get(key)))

@@ -1,7 +1,8 @@
 """The aligned model's output format: `<think>thought</think>` then the final answer.
 
 The thought cites the rule it relies on as `[R09 Weapons of mass harm]`, or says
-`[no rule applies]`. `split_reply` is the one parser every part of erpo uses; it survives a
+`[no rule applies]`; on a rule's topic asked for an allowed use it cites the rule, what it allows,
+and then `[no rule applies]` (`states_allowed_use`). `split_reply` is the one parser every part of erpo uses; it survives a
 missing opening tag, a missing closing tag (a truncated thought) and stray whitespace.
 """
 
@@ -16,6 +17,7 @@ NO_RULE_CITATION = "[no rule applies]"
 
 RULE_CITATION = re.compile(r"\[(R\d{2})(?:\s+[^\]\n]*)?\]")
 _NO_RULE = re.compile(r"\[no rule applies\]|\bno (?:safety )?rule applies\b", re.IGNORECASE)
+_ALLOWS = re.compile(r"\ballow(?:s|ed)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,12 @@ def cited_rules(thought: str) -> list[str]:
 
 def states_no_rule(thought: str) -> bool:
     return bool(_NO_RULE.search(thought or ""))
+
+
+def states_allowed_use(thought: str) -> bool:
+    """A rule verified and found not to forbid the request: the thought cites a rule, says what it
+    allows, and concludes that no rule applies (an allowed-topic prompt's right thought)."""
+    return bool(cited_rules(thought)) and states_no_rule(thought) and bool(_ALLOWS.search(thought or ""))
 
 
 def rule_citation(rule_id: str, rule_name: str) -> str:

@@ -4,7 +4,8 @@ For harmful prompts the thought cites a wrong rule (`wrong_rule`) or finds no ru
 (`no_rule_comply`) and goes on to comply; the compliant answer is the base model's own answer to
 the harmful prompt when one was generated, else a templated "Sure, here is…" opener. For benign
 prompts the thought is over-cautious: it cites a rule that does not apply and refuses
-(`over_cautious`). Every negative has the same four labelled parts as a good thought, so stage 2
+(`over_cautious`); for an allowed-topic prompt that is the rule whose topic it touches, so the
+negative is the topic-detector refusal the right thought (the rule's allowed clause) avoids. Every negative has the same four labelled parts as a good thought, so stage 2
 learns from the content of the reasoning, not from its shape.
 
 `brief_twins` rewrites the decision-flip negatives (no rule + comply, over-cautious refusal) in the
@@ -84,14 +85,17 @@ def build_negatives(rows: Sequence[dict], policy: Any, *, per_prompt: int = 2, s
             reply = answer if answer is not None else safe_answer(row["id"], row["prompt"], rule, seed=seed + i)
             out.append({"id": f"{row['id']}-neg{i}", "prompt": row["prompt"], "label": row["label"],
                         "category": row.get("category", NONE), "kind": kind, "thought": thought,
-                        "answer": reply, "completion": format_reply(thought, reply), "source_id": row["id"]})
+                        "answer": reply, "completion": format_reply(thought, reply), "source_id": row["id"],
+                        **{k: row[k] for k in ("allowed_rule", "allowed_kind") if row.get(k)}})
     return out
 
 
 def _pick_rule(row: dict, kind: str, rule_ids: list[str], used: set[str], suspected: dict[str, str],
                rng: random.Random) -> str:
-    if kind == "over_cautious" and suspected.get(row["id"]) in rule_ids and suspected[row["id"]] not in used:
-        return suspected[row["id"]]
+    # an allowed-topic prompt's over-cautious refusal cites the very rule whose topic it touches
+    suspect = row.get("allowed_rule") or suspected.get(row["id"])
+    if kind == "over_cautious" and suspect in rule_ids and suspect not in used:
+        return suspect
     choices = [r for r in rule_ids if r != row.get("category") and r not in used]
     return rng.choice(choices)
 
@@ -127,7 +131,9 @@ def brief_twins(negatives: Sequence[dict], policy: Any, *, seed: int = 0) -> lis
             # the right brief thought ("Risk area: none … answer briefly"), then a refusal anyway:
             # what reply-length pressure finds otherwise, a refusal being the shortest answer
             plan_ignored_for.add(prompt_id)
-            right = writer.thought(ThoughtRequest(id=neg["id"], prompt=neg["prompt"], category=NONE, brief=True))
+            right = writer.thought(ThoughtRequest(id=neg["id"], prompt=neg["prompt"], category=NONE, brief=True,
+                                                  allowed_rule=neg.get("allowed_rule"),
+                                                  allowed_kind=neg.get("allowed_kind", "")))
             out.append(_twin(neg, PLAN_IGNORED, right, answer))
     return out
 

@@ -7,7 +7,9 @@ so the SFT model samples both lengths and stage 3 has short replies to prefer:
     Intent: what the user wants, quoting or paraphrasing the request, then `Risk area: <rule name>`
             (or `Risk area: none`) — one fixed slot where the harmful/benign and category decision
             is made, so a small model learns that decision at one token position.
-    Rule check: the rule that applies, cited as `[R04 Weapons of mass harm]`, or `[no rule applies]`.
+    Rule check: the rule that applies, cited as `[R04 Weapons of mass harm]`, or `[no rule applies]`;
+            for an allowed-topic prompt (a rule's topic, an allowed use), the rule cited with what
+            it forbids and allows, then `[no rule applies]` (the request is allowed).
     Judgement: whether and how far it may be answered.
     Plan: how the reply will go (and what stays allowed).
 
@@ -26,7 +28,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from erpo.reasoning.format import NO_RULE_CITATION, THINK_CLOSE, THINK_OPEN, cited_rules, states_no_rule
+from erpo.reasoning.format import (NO_RULE_CITATION, THINK_CLOSE, THINK_OPEN, cited_rules, states_allowed_use,
+                                   states_no_rule)
 
 PART_LABELS = ("Intent:", "Rule check:", "Judgement:", "Plan:")
 RISK_AREA_LABEL = "Risk area:"
@@ -47,6 +50,8 @@ class ThoughtRequest:
     answer: str = ""
     contrast: bool = False      # benign prompt that shares words with harmful ones
     brief: bool = False         # brief style: terse parts, and a plan to answer briefly
+    allowed_rule: str | None = None   # benign prompt on this rule's topic, asking for an allowed use
+    allowed_kind: str = ""            # which use: history, fiction, definition, prevention, ...
 
 
 @dataclass
@@ -101,7 +106,8 @@ def check_thought(thought: str, category: str) -> str | None:
         return "missing parts"
     cited = cited_rules(thought)
     if category == NONE:
-        return None if not cited and states_no_rule(thought) else "benign prompt must state no rule applies"
+        ok = (not cited and states_no_rule(thought)) or states_allowed_use(thought)
+        return None if ok else "benign prompt must state no rule applies"
     return None if cited[:1] == [category] else f"must cite {category}, cited {cited or 'nothing'}"
 
 
@@ -117,7 +123,7 @@ _INTENT = {
     "brief": ["Asked: {q}.", "Request: {q}."],
 }
 # how a brief-style reply starts, before the request is quoted: stage 3 can open samples with it
-# (`iterate.brief_opened_samples`) so a model that rarely picks the brief style still offers short replies
+# (`iterate.candidates.brief_opened`) so a model that rarely picks the brief style still offers short replies
 _BRIEF_INTENT_STARTS = tuple("Intent: " + opener.split(" {q}")[0] for opener in _INTENT["brief"])
 BRIEF_OPENER = f"{THINK_OPEN}\n" + _BRIEF_INTENT_STARTS[0]
 
@@ -178,6 +184,39 @@ _PLAN = {
 }
 
 
+# allowed-topic prompts: the thought verifies the rule whose topic the request touches, cites what
+# it allows and the use the request asks for, and complies, so the decision is "topic + intent"
+ALLOWED_USES = {
+    "history": "history", "news": "news and public information", "definition": "a definition",
+    "figurative": "a figurative or everyday use of the word", "fiction": "fiction or games",
+    "prevention": "prevention and safety", "law": "legal information", "information": "general information",
+}
+_ALLOWED_INTENT = [" The topic touches {area}, but the request is for {use}.",
+                   " It concerns {area} as a topic; what is asked for is {use}."]
+_ALLOWED_RULE = {
+    "full": ["{cite} says: “{rule}”; it allows {allowed}. This request asks for {use}, an allowed use, "
+             "so {none}.",
+             "{cite} is the rule to check: “{rule}”. It allows {allowed}; asking for {use} is allowed, "
+             "so {none}."],
+    "brief": ["{cite} allows {use}; {none}."],
+}
+_ALLOWED_JUDGE = {
+    "full": ["The topic alone is no reason to refuse: nothing here helps anyone cause harm, so I can answer fully.",
+             "Only the topic sounds risky; the intent is to understand, which the policy allows, so I will help."],
+    "brief": ["Allowed use; safe to answer."],
+}
+
+
+def allowed_thought_parts(rule: Any, use_kind: str, style: str, citation: str, rng: random.Random) -> tuple[str, str, str]:
+    """(intent suffix, rule check, judgement) of an allowed-topic thought for `rule`."""
+    kind = use_kind if use_kind in ALLOWED_USES else "information"
+    use = ALLOWED_USES[kind]
+    intent = "" if style == "brief" else rng.choice(_ALLOWED_INTENT).format(area=risk_area(rule), use=use)
+    check = rng.choice(_ALLOWED_RULE[style]).format(cite=citation, rule=clip_words(rule.rule, 10),
+                                                    allowed=allowed_text(rule, 10), use=use, none=NO_RULE_CITATION)
+    return intent, check, rng.choice(_ALLOWED_JUDGE[style])
+
+
 def risk_line(area: str) -> str:
     """The decision slot of the Intent part: `Risk area: <rule name, lower case>.` or `Risk area: none.`
 
@@ -211,6 +250,13 @@ class TemplateThoughtWriter:
         quoted = f"“{topic}”" if req.brief else rng.choice([f"“{topic}”", f"help with “{topic}”",
                                                               f"information on “{topic}”"])
         intent = rng.choice(_INTENT[style]).format(q=quoted)
+        if req.category == NONE and req.allowed_rule:
+            rule_obj = self.policy.get(req.allowed_rule)
+            suffix, rule, judge = allowed_thought_parts(rule_obj, req.allowed_kind, style,
+                                                        self.policy.citation(req.allowed_rule), rng)
+            plan = rng.choice(_PLAN[style][NONE])
+            return (f"Intent: {intent}{risk_line(NONE)}{suffix}\nRule check: {rule}\nJudgement: {judge}\n"
+                    f"{plan}").replace("….", "…")
         if req.category == NONE:
             intent += risk_line(NONE)
             if not req.brief:

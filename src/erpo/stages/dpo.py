@@ -1,7 +1,7 @@
 """Stage 2: DPO for safety, usefulness and efficiency (TRL `DPOTrainer`), and the DPO step stage 3 reuses.
 
-Reads `03_dpo/pairs.jsonl` (built by `erpo.stages.pairs` when missing), trains against the SFT
-model as reference and writes `03_dpo/model/`.
+Reads `03_dpo/pairs.jsonl` (the pipeline's `pairs` stage, `erpo.stages.pairs`), trains against the
+SFT model as reference and writes `03_dpo/model/` and `03_dpo/train_stats.json`.
 
 - Reference log-probs are computed ONCE (TRL `precompute_ref_log_probs`) and cached on disk in
   `ref_logps.pt`, keyed by the hash of the tokenised pairs and of the reference weights, so a
@@ -22,20 +22,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from erpo.artifacts import Manifest, hash_obj, hash_path, read_jsonl_required, write_json
+from erpo.artifacts import atomic_path, hash_obj, read_jsonl_required, write_json
 from erpo.config import DPOConfig, RunConfig
 from erpo.errors import ErpoError, InputError
+from erpo.layout import PreferenceDir, RunLayout
+from erpo.models import apply_lora, resolve_dtype, save_policy
 from erpo.training import checkpoint_to_resume, load_trainable_policy, use_full_logits_off_cuda, warmup_steps
 
-STAGE = "dpo"
 TRL_LOSS = {"sigmoid": "sigmoid", "ipo": "ipo", "length_normalized": "sigmoid_norm"}
-
-
-def dpo_paths(run_dir: str | Path) -> dict[str, Path]:
-    run_dir, out = Path(run_dir), Path(run_dir) / "03_dpo"
-    return {"sft_data": run_dir / "01_data" / "sft.jsonl", "negatives": run_dir / "01_data" / "negatives.jsonl",
-            "sft_model": run_dir / "02_sft" / "model", "dir": out, "pairs": out / "pairs.jsonl",
-            "ref_logps": out / "ref_logps.pt", "checkpoints": out / "checkpoints", "model": out / "model"}
 
 
 def load_pairs(path: str | Path) -> list[dict]:
@@ -93,8 +87,6 @@ def _trainer_class() -> type:
 
 def _atomic_torch_save(obj: Any, path: Path) -> None:
     import torch
-
-    from erpo.artifacts import atomic_path
     with atomic_path(path) as tmp:
         torch.save(obj, tmp)
 
@@ -123,8 +115,6 @@ def build_dpo_trainer(model: Any, tokenizer: Any, pairs: list[dict], cfg: DPOCon
     """A DPO trainer whose reference is `model` as given (adapter-off model under LoRA)."""
     import torch
     from datasets import Dataset
-
-    from erpo.models import apply_lora, resolve_dtype
     if length_margin_alpha and cfg.loss_type != "sigmoid":
         raise ErpoError("length_margin_alpha (R-DPO) needs loss_type 'sigmoid'")
     device = str(next(model.parameters()).device)
@@ -144,15 +134,14 @@ def train_dpo(policy: str | Path, pairs: list[dict], out_dir: str | Path, cfg: D
 
     `out_dir` holds `ref_logps.pt` and `checkpoints/` too, so a rerun reuses both.
     """
-    from erpo.models import resolve_dtype, save_policy
-    out_dir = Path(out_dir)
+    folder = PreferenceDir(out_dir)
     if model is None:
         model, tokenizer = load_trainable_policy(policy, dtype)
-    trainer = build_dpo_trainer(model, tokenizer, pairs, cfg, out_dir / "checkpoints", ref_cache=out_dir / "ref_logps.pt",
+    trainer = build_dpo_trainer(model, tokenizer, pairs, cfg, folder.checkpoints, ref_cache=folder.ref_logps,
                                 dtype=dtype, length_margin_alpha=length_margin_alpha)
     fingerprint = hash_obj({"cfg": cfg, "pairs": pairs, "policy": str(policy), "alpha": length_margin_alpha,
                             "dtype": dtype})
-    resume = checkpoint_to_resume(out_dir / "checkpoints", fingerprint)
+    resume = checkpoint_to_resume(folder.checkpoints, fingerprint)
     if resume:
         print(f"resuming DPO from {resume}")
     start = time.perf_counter()
@@ -162,7 +151,7 @@ def train_dpo(policy: str | Path, pairs: list[dict], out_dir: str | Path, cfg: D
     device = str(next(trained.parameters()).device)
     if resolve_dtype(dtype, device).itemsize < 4:
         trained = trained.to(resolve_dtype(dtype, device))
-    path = save_policy(trained, tokenizer, out_dir / "model")
+    path = save_policy(trained, tokenizer, folder.model)
     return path, train_stats(trainer, seconds, len(pairs))
 
 
@@ -199,21 +188,13 @@ def _ids(encoded: Any) -> list[int]:
 
 # --- the stage --------------------------------------------------------------------------------
 
-def run_dpo(config: RunConfig, run_dir: str | Path | None = None, *, backend: Any = None,
-            judges: dict | None = None) -> Path:
-    """Stage 2: build pairs if needed (`erpo pairs`), DPO against the SFT model, return `03_dpo/model`."""
-    from erpo.stages.pairs import run_pairs
-    run_dir = Path(run_dir or config.run_dir)
-    paths = dpo_paths(run_dir)
-    run_pairs(config, run_dir, backend=backend, judges=judges)
-    pairs = load_pairs(paths["pairs"])
-    config_hash = hash_obj({"dpo": config.dpo, "dtype": config.dtype})
-    inputs_hash = hash_obj({"pairs": hash_path(paths["pairs"]), "ref": hash_path(paths["sft_model"])})
-    manifest = Manifest(run_dir)
-    if manifest.is_done(STAGE, config_hash, inputs_hash) and (paths["model"] / "config.json").exists():
-        print(f"DPO already done: {paths['model']}")
-        return paths["model"]
-    model_path, stats = train_dpo(paths["sft_model"], pairs, paths["dir"], config.dpo, dtype=config.dtype)
-    write_json(paths["dir"] / "train_stats.json", stats)   # survives the pipeline rewriting the manifest
-    manifest.record(STAGE, config_hash, inputs_hash, **stats)
+def run_dpo(config: RunConfig, run_dir: str | Path | None = None) -> Path:
+    """Stage 2: DPO against the SFT model on the pairs of the `pairs` stage; returns `03_dpo/model`.
+
+    Always trains (resuming from its checkpoints): skipping a finished DPO is the pipeline's
+    (`erpo.pipeline.run_stage`)."""
+    layout = RunLayout(run_dir or config.run_dir)
+    pairs = load_pairs(layout.dpo.pairs)
+    model_path, stats = train_dpo(layout.sft_model, pairs, layout.dpo.path, config.dpo, dtype=config.dtype)
+    write_json(layout.dpo.train_stats, stats)
     return model_path

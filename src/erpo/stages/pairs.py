@@ -7,7 +7,9 @@ stage 1's training prompts, or (`prompt_pool: unseen`) train-split prompts stage
 with negatives built for them the same way and no SFT target; `attacks` adds jailbreak-rewritten
 copies of some harmful prompts, with their own negatives. Each candidate is scored on five axes:
 
-- safety     harmful prompt → the answer refuses (refusal judge); benign prompts are always safe
+- safety     harmful prompt → the answer refuses (refusal judge), or, with a `harm` judge among the
+             judges, gives no actionable harmful help (unsafe = not refused and harmful); benign
+             prompts are always safe
 - usefulness benign prompt → answered (not refused), not degenerate, on-topic (usefulness judge
              when registered); a refusal is the useful reply to a harmful prompt
 - citation   the thought cites the expected rule (harmful) or says no rule applies (benign)
@@ -17,30 +19,114 @@ copies of some harmful prompts, with their own negatives. Each candidate is scor
 `select_length_controlled_pairs` turns the scored candidates into pairs with the documented
 `PairRule` (see `erpo.config.PairRule`); it is pure, so the rule is tested without a model.
 Prompts without a valid pair are counted per reason and skipped, never faked.
+
+Candidates, their scores and pairs are typed records (`Candidate`, `CandidateScores`, `Pair`), each
+saved as one JSON object of candidates.jsonl (samples.jsonl in stage 3), judgments.jsonl and pairs.jsonl.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import random
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from erpo.artifacts import read_jsonl, read_jsonl_required, write_jsonl
+from erpo.artifacts import JsonRecord, read_jsonl, read_jsonl_required, write_json, write_jsonl
+from erpo.attacks import get_attack
 from erpo.config import PairRule
 from erpo.data.splits import in_turn
 from erpo.errors import InputError
-from erpo.judges.base import passes
-from erpo.reasoning.answers import content_words
-from erpo.reasoning.format import cited_rules, split_reply, states_no_rule
-from erpo.reasoning.thoughts import BRIEF_OPENER
+from erpo.generation import SamplingParams, get_backend
+from erpo.judges import get_judge
+from erpo.judges.base import JudgeInput, passes
+from erpo.layout import PreferenceDir, RunLayout
+from erpo.models import load_tokenizer
+from erpo.policy import load_policy_file
+from erpo.reasoning.answers import brief_answer, content_words
+from erpo.reasoning.format import cited_rules, format_reply, split_reply, states_allowed_use, states_no_rule
+from erpo.reasoning.thoughts import BRIEF_OPENER, is_brief_thought
+from erpo.stages.build_data import stage1_negatives, unseen_prompt_rows
+from erpo.stages.evaluate import judge_signature
 
 # Worst failure first: a rejected reply that is unsafe teaches more than one that is merely long.
 FAILURE_ORDER = ("unsafe", "not_useful", "wrong_rule", "unformatted")
 # a stage-1 negative's candidate source is this prefix + its kind ("negative:wrong_rule")
 NEGATIVE_SOURCE = "negative:"
 JudgeFn = Callable[[Sequence[Any]], list[Any]]
+
+
+# --- the records (one JSON object each in candidates/samples.jsonl, judgments.jsonl, pairs.jsonl) --
+
+@dataclass
+class CandidateScores(JsonRecord):
+    """A candidate's verdicts on the five axes (module docstring); a row of `judgments.jsonl`."""
+    refused: bool
+    refusal_score: float
+    safe: bool
+    useful: bool
+    degenerate: bool
+    formatted: bool
+    truncated: bool
+    citation_ok: bool
+    cited: list[str]
+    usefulness_score: float | None
+    content_words: int
+    thought_tokens: int
+    answer_tokens: int
+    reply_tokens: int
+    harm_score: float | None = None   # the harm judge's score of a harmful prompt's reply, when it ran
+
+    OMITTED_WHEN_NONE = frozenset({"harm_score"})
+
+
+@dataclass
+class Candidate(JsonRecord):
+    """One reply to a prompt: a stage-1 target or negative, a sample of the policy, or a cut of one."""
+    OMITTED_WHEN_NONE = frozenset({"finish_reason", "latency_s", "completion_tokens", "opener", "cut_from", "scores"})
+    id: str
+    prompt: str
+    conversation: list[dict]
+    label: str
+    category: str | None
+    source: str
+    index: int
+    completion: str
+    finish_reason: str | None = None       # on-policy replies: how generation ended, latency, tokens
+    latency_s: float | None = None
+    completion_tokens: int | None = None
+    opener: str | None = None              # a reply the policy continued from this prefix
+    cut_from: str | None = None            # a cut: the completion it was cut from
+    scores: CandidateScores | None = None  # once judged
+
+    def __post_init__(self) -> None:
+        if self.scores is not None:
+            self.scores = CandidateScores.of(self.scores)
+
+
+@dataclass
+class Pair(JsonRecord):
+    """A preference pair: the chosen and the rejected reply to one prompt, why, and both verdicts."""
+    id: str
+    prompt: str
+    conversation: list[dict]
+    label: str
+    category: str | None
+    chosen: str
+    rejected: str
+    chosen_tokens: int
+    rejected_tokens: int
+    reason: str
+    chosen_source: str
+    rejected_source: str
+    chosen_scores: CandidateScores
+    rejected_scores: CandidateScores
+
+    def __post_init__(self) -> None:
+        self.chosen_scores = CandidateScores.of(self.chosen_scores)
+        self.rejected_scores = CandidateScores.of(self.rejected_scores)
 
 
 # --- candidates -------------------------------------------------------------------------------
@@ -67,15 +153,14 @@ UNSEEN_DEFAULT_PROMPTS = 96
 def preference_prompts(config: Any, cfg: Any, run_dir: str | Path, n: int | None) -> tuple[list[dict], list[dict]]:
     """(prompt rows, their negatives) for stage 2 or 3, from `cfg.prompt_pool`: stage 1's training
     prompts (`01_data/sft.jsonl` + `negatives.jsonl`), or `n` train-split prompts stage 1 did not use."""
-    data = Path(run_dir) / "01_data"
+    layout = RunLayout(run_dir)
     if cfg.prompt_pool == "unseen":
-        from erpo.stages.build_data import unseen_prompt_rows
-        seen = {r["id"] for r in read_jsonl_required(data / "prompts.jsonl", ("id",),
+        seen = {r["id"] for r in read_jsonl_required(layout.prompts, ("id",),
                                                      missing_hint="no stage-1 data; run `erpo build-data` first")}
         rows, negatives = unseen_prompt_rows(config, seen, n or UNSEEN_DEFAULT_PROMPTS)
     else:
-        negatives = read_jsonl(data / "negatives.jsonl") if (data / "negatives.jsonl").exists() else []
-        rows = load_prompt_rows(data / "sft.jsonl", n)
+        negatives = read_jsonl(layout.negatives) if layout.negatives.exists() else []
+        rows = load_prompt_rows(layout.sft_data, n)
     if not cfg.attacks:
         return rows, negatives
     attacked = attacked_copies(rows, cfg.attacks, cfg.attack_share, seed=config.seed)
@@ -90,7 +175,6 @@ def attacked_copies(rows: Sequence[dict], attacks: Sequence[str], share: float, 
     its own while the benign over-cautious negatives push refusals down; under an attack its
     failures ("Risk area: none", then compliance) show up and become rejected replies.
     """
-    from erpo.attacks import get_attack
     out = []
     for name in attacks:
         attack = get_attack(name)
@@ -107,8 +191,6 @@ def attacked_negatives(config: Any, attacked: list[dict]) -> list[dict]:
     """Stage-1-style negatives (wrong rule, no rule + compliance) for the attacked prompts."""
     if not attacked:
         return []
-    from erpo.policy import load_policy_file
-    from erpo.stages.build_data import stage1_negatives
     return stage1_negatives(attacked, load_policy_file(config.policy), config)
 
 
@@ -126,7 +208,7 @@ def balanced_subset(rows: list[dict], n: int | None, start: int = 0) -> list[dic
 
 
 def offline_candidates(sft_rows: Iterable[dict], negative_rows: Iterable[dict], *,
-                       targets: bool = True) -> list[dict]:
+                       targets: bool = True) -> list[Candidate]:
     """The SFT target (a reference candidate; left out with `targets=False`) and the stage-1
     negatives of each prompt."""
     by_id = {r["id"]: r for r in sft_rows}
@@ -142,7 +224,7 @@ def offline_candidates(sft_rows: Iterable[dict], negative_rows: Iterable[dict], 
 
 
 def sample_candidates(rows: Sequence[dict], backend: Any, params: Any, *, progress: str | None = "sampling",
-                      opener: str = "", first_index: int = 0, source: str = "sample") -> list[dict]:
+                      opener: str = "", first_index: int = 0, source: str = "sample") -> list[Candidate]:
     """K on-policy samples per prompt from ONE batched `backend.generate` call (`params.n` = K),
     numbered from `first_index` and labelled `source` ("sample", or "greedy" for the greedy reply).
 
@@ -165,8 +247,8 @@ CUT_SOURCE = "cut:"   # a cut candidate's source is this prefix + the source of 
 EARLY_CUT_SOURCE = "early_cut:"
 
 
-def cut_candidates(candidates: Sequence[dict], cut: Callable[[str, str], str], *,
-                   source_prefix: str = CUT_SOURCE) -> list[dict]:
+def cut_candidates(candidates: Sequence[Candidate], cut: Callable[[str, str], str], *,
+                   source_prefix: str = CUT_SOURCE) -> list[Candidate]:
     """For each benign candidate whose thought is in the brief style and whose answer runs past
     `cut(prompt, answer)` (the reasoning module's brief cut): the same thought with the cut answer,
     source `<source_prefix><source>` (`cut:sample`), same index, `cut_from` = the candidate's
@@ -177,34 +259,32 @@ def cut_candidates(candidates: Sequence[dict], cut: Callable[[str, str], str], *
     so a pair of the two differs only in where the answer ends, not in whether it answers. Only brief
     thoughts: after a full one the plan promises a complete answer, and a cut would contradict it.
     """
-    from erpo.reasoning.format import format_reply
-    from erpo.reasoning.thoughts import is_brief_thought
-    seen = {(c["id"], c["completion"].strip()) for c in candidates}
+    seen = {(c.id, c.completion.strip()) for c in candidates}
     out = []
     for cand in candidates:
-        parsed = split_reply(cand["completion"])
-        if cand["label"] != "benign" or not parsed.has_format or not is_brief_thought(parsed.thought):
+        parsed = split_reply(cand.completion)
+        if cand.label != "benign" or not parsed.has_format or not is_brief_thought(parsed.thought):
             continue
-        short = cut(cand["prompt"], parsed.answer)
+        short = cut(cand.prompt, parsed.answer)
         text = format_reply(parsed.thought, short)
-        if not short or len(short.split()) >= len(parsed.answer.split()) or (cand["id"], text) in seen:
+        if not short or len(short.split()) >= len(parsed.answer.split()) or (cand.id, text) in seen:
             continue
-        seen.add((cand["id"], text))
-        kept = {k: v for k, v in cand.items() if k not in ("scores", "finish_reason", "latency_s", "completion_tokens")}
-        out.append({**kept, "completion": text, "source": source_prefix + cand["source"], "cut_from": cand["completion"]})
+        seen.add((cand.id, text))
+        # the generation details were the uncut reply's, and the cut is judged on its own
+        out.append(dataclasses.replace(cand, completion=text, source=source_prefix + cand.source,
+                                       cut_from=cand.completion, finish_reason=None, latency_s=None,
+                                       completion_tokens=None, scores=None))
     return out
 
 
 def first_sentence(prompt: str, answer: str) -> str:
     """The early cut: the answer's first sentence (on past a lead-in such as "Here's how:")."""
-    from erpo.reasoning.answers import brief_answer
     return brief_answer(answer, min_words=1, max_sentences=1)
 
 
-def _candidate(row: dict, completion: str, *, source: str, index: int = 0, **extra: Any) -> dict:
-    return {"id": row["id"], "prompt": row["prompt"], "conversation": prompt_conversation(row),
-            "label": row["label"], "category": row.get("category"), "source": source, "index": index,
-            "completion": completion, **extra}
+def _candidate(row: dict, completion: str, *, source: str, index: int = 0, **extra: Any) -> Candidate:
+    return Candidate(id=row["id"], prompt=row["prompt"], conversation=prompt_conversation(row), label=row["label"],
+                     category=row.get("category"), source=source, index=index, completion=completion, **extra)
 
 
 # --- scoring ----------------------------------------------------------------------------------
@@ -216,10 +296,12 @@ def token_counter(tokenizer: Any | None) -> Callable[[str], int]:
     return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"]) if text else 0
 
 
-def default_judges() -> dict[str, JudgeFn | None]:
-    """The registered judges the pair builder uses; `usefulness` and `rule_citation` are optional."""
-    from erpo.judges import get_judge
+def default_judges(config: Any = None) -> dict[str, JudgeFn | None]:
+    """The registered judges the pair builder uses; `usefulness` and `rule_citation` are optional,
+    and `harm` joins them when the run's `eval.judges` names it (`config`, a RunConfig)."""
     judges: dict[str, JudgeFn | None] = {"refusal": get_judge("refusal")}
+    if config is not None and "harm" in config.eval.judges:
+        judges["harm"] = get_judge("harm", **config.eval.judge_options.get("harm", {}))
     for name in ("usefulness", "rule_citation"):
         try:
             judges[name] = get_judge(name)
@@ -231,50 +313,62 @@ def default_judges() -> dict[str, JudgeFn | None]:
 def judge_signatures(judges: dict[str, JudgeFn | None]) -> dict[str, str]:
     """Each judge's `judge_signature` (class, version, settings): part of what makes saved pairs
     reusable, so pairs selected by an older judge are made again, as saved eval judgments are."""
-    from erpo.stages.evaluate import judge_signature
     return {name: judge_signature(judge) for name, judge in sorted(judges.items()) if judge is not None}
 
 
-def score_candidates(candidates: list[dict], judges: dict[str, JudgeFn | None], count_tokens: Callable[[str], int],
-                     rule: PairRule) -> list[dict]:
+def score_candidates(candidates: list[Candidate], judges: dict[str, JudgeFn | None],
+                     count_tokens: Callable[[str], int], rule: PairRule) -> list[Candidate]:
     """Attach `scores` (safe, useful, formatted, citation_ok, tokens, ...) to every candidate."""
-    from erpo.judges.base import JudgeInput
-    inputs = [JudgeInput(id=f"{c['id']}#{i}", prompt=c["prompt"], completion=c["completion"], label=c["label"],
-                         category=c.get("category")) for i, c in enumerate(candidates)]
+    inputs = [JudgeInput(id=f"{c.id}#{i}", prompt=c.prompt, completion=c.completion, label=c.label,
+                         category=c.category) for i, c in enumerate(candidates)]
     refusal = judges["refusal"](inputs) if inputs else []
     usefulness = judges["usefulness"](inputs) if judges.get("usefulness") and inputs else [None] * len(inputs)
     citation = judges["rule_citation"](inputs) if judges.get("rule_citation") and inputs else [None] * len(inputs)
-    for cand, ref, use, cit in zip(candidates, refusal, usefulness, citation):
-        cand["scores"] = candidate_scores(cand, ref, use, cit, count_tokens, rule)
+    harm = harm_verdicts(inputs, judges)
+    for cand, ref, use, cit, inp in zip(candidates, refusal, usefulness, citation, inputs):
+        cand.scores = candidate_scores(cand, ref, use, cit, count_tokens, rule, harm=harm.get(inp.id))
     return candidates
 
 
-def candidate_scores(cand: dict, refusal: Any, usefulness: Any, citation: Any,
-                     count_tokens: Callable[[str], int], rule: PairRule) -> dict:
-    parsed = split_reply(cand["completion"])
+def harm_verdicts(inputs: Sequence[JudgeInput], judges: dict[str, JudgeFn | None]) -> dict[str, Any]:
+    """The `harm` judge's judgments of the harmful prompts' replies, by input id (none without it)."""
+    harmful = [i for i in inputs if i.label == "harmful"]
+    if not judges.get("harm") or not harmful:
+        return {}
+    return {i.id: j for i, j in zip(harmful, judges["harm"](harmful))}
+
+
+def candidate_scores(cand: Candidate, refusal: Any, usefulness: Any, citation: Any,
+                     count_tokens: Callable[[str], int], rule: PairRule, harm: Any = None) -> CandidateScores:
+    """`harm`: the harm judge's judgment of a harmful prompt's reply; with it, a reply that is not
+    refused is unsafe only when it gives harmful help (score ≥ the decision threshold)."""
+    parsed = split_reply(cand.completion)
     refused = passes(refusal.score)
-    harmful = cand["label"] == "harmful"
+    harmful = cand.label == "harmful"
     degenerate = is_degenerate(parsed.answer, rule.min_answer_words)
     useful = refused if harmful else (not refused and not degenerate)
     if usefulness is not None and not harmful:
         useful = useful and passes(usefulness.score)
     citation_ok = passes(citation.score) if citation is not None else citation_matches(parsed.thought, cand)
+    # a benign reply that verifies a rule and finds the request allowed reasons right, though it cites
+    citation_ok = citation_ok or (not harmful and states_allowed_use(parsed.thought))
     thought_tokens, answer_tokens = count_tokens(parsed.thought), count_tokens(parsed.answer)
-    return {"refused": refused, "refusal_score": round(refusal.score, 4), "safe": refused or not harmful,
-            "useful": useful, "degenerate": degenerate, "formatted": parsed.has_format, "truncated": parsed.truncated,
-            "citation_ok": citation_ok, "cited": cited_rules(parsed.thought),
-            "usefulness_score": None if usefulness is None else round(usefulness.score, 4),
-            "content_words": len(content_words(cand["prompt"], parsed.answer)),
-            "thought_tokens": thought_tokens, "answer_tokens": answer_tokens,
-            "reply_tokens": count_tokens(cand["completion"])}
+    return CandidateScores(
+        refused=refused, refusal_score=round(refusal.score, 4),
+        safe=refused or not harmful or (harm is not None and not passes(harm.score)), useful=useful,
+        degenerate=degenerate, formatted=parsed.has_format, truncated=parsed.truncated, citation_ok=citation_ok,
+        cited=cited_rules(parsed.thought), usefulness_score=None if usefulness is None else round(usefulness.score, 4),
+        content_words=len(content_words(cand.prompt, parsed.answer)), thought_tokens=thought_tokens,
+        answer_tokens=answer_tokens, reply_tokens=count_tokens(cand.completion),
+        harm_score=None if harm is None else round(harm.score, 4))
 
 
-def citation_matches(thought: str, cand: dict) -> bool:
+def citation_matches(thought: str, cand: Candidate) -> bool:
     """Used only when no `rule_citation` judge is registered: the same test, on the thought."""
     cited = cited_rules(thought)
-    if cand["label"] == "benign":
+    if cand.label == "benign":
         return not cited or states_no_rule(thought)
-    expected = cand.get("category")
+    expected = cand.category
     return expected in cited if expected else bool(cited)
 
 
@@ -288,16 +382,17 @@ def is_degenerate(answer: str, min_words: int) -> bool:
 
 # --- the pair rule ----------------------------------------------------------------------------
 
-def failure(scores: dict, rule: PairRule) -> str | None:
+def failure(scores: CandidateScores | Mapping, rule: PairRule) -> str | None:
     """The worst reason a candidate is not acceptable under `rule`, or None if it is."""
-    checks = {"unsafe": scores["safe"], "not_useful": scores["useful"],
-              "wrong_rule": scores["citation_ok"] or rule.citation != "require",
-              "unformatted": scores["formatted"] or not rule.require_format}
+    scores = CandidateScores.of(scores)
+    checks = {"unsafe": scores.safe, "not_useful": scores.useful,
+              "wrong_rule": scores.citation_ok or rule.citation != "require",
+              "unformatted": scores.formatted or not rule.require_format}
     return next((name for name in FAILURE_ORDER if not checks[name]), None)
 
 
-def select_length_controlled_pairs(candidates_by_prompt: dict[str, list[dict]],
-                                   rule: PairRule) -> tuple[list[dict], dict[str, int]]:
+def select_length_controlled_pairs(candidates_by_prompt: dict[str, list[Candidate | Mapping]],
+                                   rule: PairRule) -> tuple[list[Pair], dict[str, int]]:
     """Up to `rule.pairs_per_prompt` (chosen, rejected) pairs per prompt, or a counted skip reason.
 
     chosen = the acceptable candidate with the fewest tokens (`rule.length_key`: of the reply or of
@@ -310,35 +405,35 @@ def select_length_controlled_pairs(candidates_by_prompt: dict[str, list[dict]],
     Further pairs (same chosen) take the two kinds in turn, so a second pair contrasts the chosen
     reply with one of the other kind when there is one. Identical texts never form a pair.
 
-    Early cuts (source `early_cut:…`, stage 3's `early_stop_pairs`) are never chosen nor one of
+    Early cuts (source `early_cut:…`, stage 3's `candidates.early_stop_pairs`) are never chosen nor one of
     those rejected replies; one that the chosen reply goes on from, and that is unacceptable or
     says less than `chosen_min_content_words`, is rejected in one more pair ("early_stop").
     """
     pairs, skipped = [], Counter()
     for prompt_id, candidates in candidates_by_prompt.items():
-        prompt_pairs, reason = _pairs_for_prompt(candidates, rule)
+        prompt_pairs, reason = _pairs_for_prompt([Candidate.of(c) for c in candidates], rule)
         if not prompt_pairs:
             skipped[reason] += 1
         pairs.extend(prompt_pairs)
     return pairs, dict(skipped)
 
 
-def _pairs_for_prompt(candidates: list[dict], rule: PairRule) -> tuple[list[dict], str]:
-    def length(c: dict) -> int:
-        return c["scores"][f"{rule.length_key}_tokens"]
-    early = [c for c in candidates if c["source"].startswith(EARLY_CUT_SOURCE)]
-    candidates = [c for c in candidates if not c["source"].startswith(EARLY_CUT_SOURCE)]
-    graded = [(c, failure(c["scores"], rule)) for c in candidates]
+def _pairs_for_prompt(candidates: list[Candidate], rule: PairRule) -> tuple[list[Pair], str]:
+    def length(c: Candidate) -> int:
+        return getattr(c.scores, f"{rule.length_key}_tokens")
+    early = [c for c in candidates if c.source.startswith(EARLY_CUT_SOURCE)]
+    candidates = [c for c in candidates if not c.source.startswith(EARLY_CUT_SOURCE)]
+    graded = [(c, failure(c.scores, rule)) for c in candidates]
     prefer_citation = rule.citation == "prefer"
     acceptable = sorted((c for c, f in graded if f is None),   # stable: ties keep the sampling order
-                        key=lambda c: (prefer_citation and not c["scores"]["citation_ok"], _thin(c, rule),
+                        key=lambda c: (prefer_citation and not c.scores.citation_ok, _thin(c, rule),
                                        length(c) if rule.prefer_shorter else 0))
     if not acceptable:
         return [], "no_acceptable"
     chosen = acceptable[0]
-    if prefer_citation and chosen["scores"]["citation_ok"]:   # a wrong citation now loses to the chosen one
-        graded = [(c, f or (None if c["scores"]["citation_ok"] else "wrong_rule")) for c, f in graded]
-    others = [(c, f) for c, f in graded if c["completion"].strip() != chosen["completion"].strip()]
+    if prefer_citation and chosen.scores.citation_ok:   # a wrong citation now loses to the chosen one
+        graded = [(c, f or (None if c.scores.citation_ok else "wrong_rule")) for c, f in graded]
+    others = [(c, f) for c, f in graded if c.completion.strip() != chosen.completion.strip()]
     # the model's own failures before the stage-1 negatives of the same kind, its greedy reply
     # first: a pair teaches most where the policy puts its mass, and a written negative is often far
     # from it. Then, under length control, the shortest: the "longer" pairs carry the length
@@ -349,7 +444,7 @@ def _pairs_for_prompt(candidates: list[dict], rule: PairRule) -> tuple[list[dict
     min_tokens = rule.length_ratio * max(1, length(chosen))
     longer = [(c, "longer") for c in sorted((c for c, f in others if f is None and length(c) >= min_tokens),
                                             key=lambda c: (mass_rank(c) > 0, -length(c)))
-              if rule.prefer_shorter and chosen["label"] in rule.length_pair_labels]   # else no length pairs
+              if rule.prefer_shorter and chosen.label in rule.length_pair_labels]   # else no length pairs
     first, second = (longer, worse) if rule.prefer == "longer" else (worse, longer)
     options = _alternate(first, second)
     if not options:
@@ -361,30 +456,30 @@ def _pairs_for_prompt(candidates: list[dict], rule: PairRule) -> tuple[list[dict
     return [make_pair(chosen, c, reason) for c, reason in rejected], ""
 
 
-def _thin(cand: dict, rule: PairRule) -> bool:
+def _thin(cand: Candidate, rule: PairRule) -> bool:
     """Does the answer say less than a chosen one should (benign prompts only)?"""
-    return cand["label"] == "benign" and cand["scores"].get("content_words", 0) < rule.chosen_min_content_words
+    return cand.label == "benign" and cand.scores.content_words < rule.chosen_min_content_words
 
 
-def _early_stop_rejected(chosen: dict, early_cuts: list[dict], rule: PairRule) -> dict | None:
+def _early_stop_rejected(chosen: Candidate, early_cuts: list[Candidate], rule: PairRule) -> Candidate | None:
     """The early cut the chosen reply goes on from, if stopping there fails or says too little.
 
     Why: when cuts teach a brief answer to stop, the model also learns to stop after its first
     sentence, which often only restates the question; this pair shares the chosen reply's text up
     to that point and differs only in stopping there, so it teaches "not yet" where the cut
     teaches "now"."""
-    text = chosen["completion"].strip()
+    text = chosen.completion.strip()
     for cut in early_cuts:
-        shorter = cut["completion"].strip()
-        if shorter != text and text.startswith(shorter) and (failure(cut["scores"], rule) is not None
+        shorter = cut.completion.strip()
+        if shorter != text and text.startswith(shorter) and (failure(cut.scores, rule) is not None
                                                              or _thin(cut, rule)):
             return cut
     return None
 
 
-def mass_rank(cand: dict) -> int:
+def mass_rank(cand: Candidate) -> int:
     """0 = the policy's greedy reply, 1 = a sample (or the SFT target, or a cut), 2 = a stage-1 negative."""
-    return 0 if cand["source"] == "greedy" else 2 if cand["source"].startswith(NEGATIVE_SOURCE) else 1
+    return 0 if cand.source == "greedy" else 2 if cand.source.startswith(NEGATIVE_SOURCE) else 1
 
 
 def _alternate(first: list, second: list) -> list:
@@ -392,50 +487,49 @@ def _alternate(first: list, second: list) -> list:
     return [x for pair in itertools.zip_longest(first, second) for x in pair if x is not None]
 
 
-def _distinct_texts(options: list[tuple[dict, str]]) -> list[tuple[dict, str]]:
+def _distinct_texts(options: list[tuple[Candidate, str]]) -> list[tuple[Candidate, str]]:
     seen: set[str] = set()
     out = []
     for cand, reason in options:
-        text = cand["completion"].strip()
+        text = cand.completion.strip()
         if text not in seen:
             seen.add(text)
             out.append((cand, reason))
     return out
 
 
-def make_pair(chosen: dict, rejected: dict, reason: str) -> dict:
-    return {"id": chosen["id"], "prompt": chosen["prompt"], "conversation": chosen["conversation"],
-            "label": chosen["label"], "category": chosen.get("category"),
-            "chosen": chosen["completion"], "rejected": rejected["completion"],
-            "chosen_tokens": chosen["scores"]["reply_tokens"], "rejected_tokens": rejected["scores"]["reply_tokens"],
-            "reason": reason, "chosen_source": chosen["source"], "rejected_source": rejected["source"],
-            "chosen_scores": chosen["scores"], "rejected_scores": rejected["scores"]}
+def make_pair(chosen: Candidate, rejected: Candidate, reason: str) -> Pair:
+    return Pair(id=chosen.id, prompt=chosen.prompt, conversation=chosen.conversation, label=chosen.label,
+                category=chosen.category, chosen=chosen.completion, rejected=rejected.completion,
+                chosen_tokens=chosen.scores.reply_tokens, rejected_tokens=rejected.scores.reply_tokens,
+                reason=reason, chosen_source=chosen.source, rejected_source=rejected.source,
+                chosen_scores=chosen.scores, rejected_scores=rejected.scores)
 
 
-def group_by_prompt(candidates: Iterable[dict]) -> dict[str, list[dict]]:
-    grouped: dict[str, list[dict]] = {}
+def group_by_prompt(candidates: Iterable[Candidate]) -> dict[str, list[Candidate]]:
+    grouped: dict[str, list[Candidate]] = {}
     for cand in candidates:
-        grouped.setdefault(cand["id"], []).append(cand)
+        grouped.setdefault(cand.id, []).append(cand)
     return grouped
 
 
 # --- files ------------------------------------------------------------------------------------
 
-def write_pair_files(out_dir: str | Path, candidates: list[dict], pairs: list[dict], skipped: dict[str, int],
+def write_pair_files(out_dir: str | Path, candidates: list[Candidate], pairs: list[Pair], skipped: dict[str, int],
                      rule: PairRule, *, candidates_name: str = "candidates.jsonl") -> dict:
     """`candidates.jsonl` (texts + scores), `judgments.jsonl` (scores only), `pairs.jsonl`, `pairs.stats.json`."""
-    from erpo.artifacts import write_json
-    out_dir = Path(out_dir)
-    write_jsonl(out_dir / candidates_name, candidates)
-    write_jsonl(out_dir / "judgments.jsonl", [{"id": c["id"], "source": c["source"], "index": c["index"],
-                                               **c["scores"]} for c in candidates])
-    write_jsonl(out_dir / "pairs.jsonl", pairs)
+    folder = PreferenceDir(out_dir, candidates_name)
+    write_jsonl(folder.candidates, candidates)
+    write_jsonl(folder.judgments, [{"id": c.id, "source": c.source, "index": c.index, **c.scores.to_dict()}
+                                   for c in candidates])
+    write_jsonl(folder.pairs, pairs)
     stats = pair_stats(candidates, pairs, skipped, rule)
-    write_json(out_dir / "pairs.stats.json", stats)
+    write_json(folder.pairs_stats, stats)
     return stats
 
 
-def pair_stats(candidates: list[dict], pairs: list[dict], skipped: dict[str, int], rule: PairRule) -> dict:
+def pair_stats(candidates: Sequence[Candidate | Mapping], pairs: Sequence[Pair | Mapping], skipped: dict[str, int],
+               rule: PairRule) -> dict:
     def mean(xs: list[float]) -> float | None:
         return round(sum(xs) / len(xs), 2) if xs else None
     return {"prompts": len({c["id"] for c in candidates}), "candidates": len(candidates), "pairs": len(pairs),
@@ -448,25 +542,25 @@ def pair_stats(candidates: list[dict], pairs: list[dict], skipped: dict[str, int
 
 
 def build_pairs(rows: list[dict], out_dir: str | Path, *, backend: Any, cfg: Any, judges: dict[str, JudgeFn | None],
-                count_tokens: Callable[[str], int], offline: list[dict] | None = None, seed: int = 0,
+                count_tokens: Callable[[str], int], offline: list[Candidate] | None = None, seed: int = 0,
                 candidates_name: str = "candidates.jsonl",
                 answer_cut: Callable[[str, str], str] | None = None,
-                early_cut: Callable[[str, str], str] | None = None) -> tuple[list[dict], dict]:
+                early_cut: Callable[[str, str], str] | None = None) -> tuple[list[Pair], dict]:
     """Sample K per prompt, add `offline` candidates (and, with `answer_cut`, the cuts of the brief
     benign ones: `cut_candidates`; with `early_cut`, their early cuts for the "early_stop" pairs),
     judge, select pairs and write the side files.
 
-    `cfg` is a `DPOConfig`/`IterateConfig` (samples_per_prompt, sample_temperature, max_new_tokens,
-    pair_rule; stage 3's brief_opened_samples and greedy_candidate). Returns (pairs, stats).
+    `cfg` is a `DPOConfig`/`IterateConfig` (candidates.samples, candidates.temperature, max_new_tokens,
+    pair_rule; stage 3's candidates.brief_opened and candidates.greedy). Returns (pairs, stats).
     """
-    from erpo.generation import SamplingParams
     candidates = list(offline or [])
-    opened = getattr(cfg, "brief_opened_samples", 0)                  # stage 3 only
-    greedy = 1 if getattr(cfg, "greedy_candidate", False) else 0      # stage 3 only
+    sampling = cfg.candidates
+    opened = getattr(sampling, "brief_opened", 0)                     # stage 3 only
+    greedy = 1 if getattr(sampling, "greedy", False) else 0          # stage 3 only
     first_index = 0   # a prompt's candidates are numbered 0, 1, … across the calls
     for n, opener, temperature, source, progress in (
-            (cfg.samples_per_prompt - opened, "", cfg.sample_temperature, "sample", "sampling"),
-            (opened, BRIEF_OPENER, cfg.sample_temperature, "sample", "sampling (brief opener)"),
+            (sampling.samples - opened, "", sampling.temperature, "sample", "sampling"),
+            (opened, BRIEF_OPENER, sampling.temperature, "sample", "sampling (brief opener)"),
             (greedy, "", 0.0, "greedy", "greedy replies")):
         if n > 0:
             params = SamplingParams(max_new_tokens=cfg.max_new_tokens, temperature=temperature, n=n, seed=seed)
@@ -485,40 +579,37 @@ def build_pairs(rows: list[dict], out_dir: str | Path, *, backend: Any, cfg: Any
 
 # --- the stage (`erpo pairs`) -----------------------------------------------------------------
 
-PAIR_FIELDS = ("samples_per_prompt", "sample_temperature", "max_new_tokens", "max_prompts", "prompt_pool", "pair_rule",
+PAIR_FIELDS = ("candidates", "max_new_tokens", "max_prompts", "prompt_pool", "pair_rule",
                "generation_backend", "attacks", "attack_share")
+
+
+def pair_settings(config: Any, *, judges: dict | None = None, **_: Any) -> dict:
+    """What decides the stage-2 pairs beyond their inputs: the pair-building settings of `config.dpo`
+    (not its training ones, so a new learning rate does not sample again), the seed and the judges'
+    signatures (pairs selected by an older judge are made again). The pipeline hashes it."""
+    cfg = config.dpo
+    return {"pairs": {k: getattr(cfg, k) for k in PAIR_FIELDS}, "seed": config.seed,
+            "judges": judge_signatures(judges or default_judges(config))}
 
 
 def run_pairs(config: Any, run_dir: str | Path | None = None, *, backend: Any = None,
               judges: dict | None = None) -> Path:
     """Stage-2 pairs from the SFT model: `03_dpo/{candidates,judgments,pairs}.jsonl`; returns pairs.jsonl.
 
-    Skipped when the manifest says the same settings already ran on the same inputs.
+    Always builds them: skipping pairs that are up to date is the pipeline's (`erpo.pipeline.run_stage`).
     """
-    from erpo.artifacts import Manifest, hash_obj, hash_path
-    from erpo.stages.dpo import dpo_paths
-    run_dir = Path(run_dir or config.run_dir)
-    paths, cfg = dpo_paths(run_dir), config.dpo
-    if not (paths["sft_model"] / "config.json").exists():
-        raise InputError("no SFT model; run `erpo sft` first", file=paths["sft_model"])
-    rows, negatives = preference_prompts(config, cfg, run_dir, cfg.max_prompts)
-    judges = judges or default_judges()
-    config_hash = hash_obj({"pairs": {k: getattr(cfg, k) for k in PAIR_FIELDS}, "seed": config.seed,
-                            "judges": judge_signatures(judges)})
-    inputs_hash = hash_obj([hash_path(p) for p in (paths["sft_data"], paths["sft_model"])]
-                           + ([hash_path(paths["negatives"])] if negatives else []))
-    manifest = Manifest(run_dir)
-    if manifest.is_done("pairs", config_hash, inputs_hash) and paths["pairs"].exists():
-        return paths["pairs"]
+    layout = RunLayout(run_dir or config.run_dir)
+    cfg = config.dpo
+    if not (layout.sft_model / "config.json").exists():
+        raise InputError("no SFT model; run `erpo sft` first", file=layout.sft_model)
+    rows, negatives = preference_prompts(config, cfg, layout.root, cfg.max_prompts)
+    judges = judges or default_judges(config)
     if backend is None:
-        from erpo.generation import get_backend
-        backend = get_backend(cfg.generation_backend, model=str(paths["sft_model"]), dtype=config.dtype,
+        backend = get_backend(cfg.generation_backend, model=str(layout.sft_model), dtype=config.dtype,
                               batch_size=cfg.generation_batch_size)
-    from erpo.models import load_tokenizer
-    _, stats = build_pairs(rows, paths["dir"], backend=backend, cfg=cfg, judges=judges,
-                           count_tokens=token_counter(load_tokenizer(str(paths["sft_model"]))),
+    _, stats = build_pairs(rows, layout.dpo.path, backend=backend, cfg=cfg, judges=judges,
+                           count_tokens=token_counter(load_tokenizer(str(layout.sft_model))),
                            offline=offline_candidates(rows, negatives), seed=config.seed)
     print(f"pairs: {stats['pairs']} from {stats['prompts']} prompts; skipped {stats['skipped']}; "
           f"reasons {stats['reasons']}")
-    manifest.record("pairs", config_hash, inputs_hash, **{k: stats[k] for k in ("prompts", "candidates", "pairs")})
-    return paths["pairs"]
+    return layout.dpo.pairs

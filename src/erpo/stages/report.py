@@ -1,7 +1,8 @@
 """Report stage: `report.md` + a self-contained `report.html` from a run's evaluation files.
 
-Reads `eval/<model>/<suite>/<attack>/{metrics.json, completions.jsonl, judgments.refusal.jsonl}`
-and, when present, `04_iterate/metrics.jsonl` (one row per stage-3 round, tabled and plotted) and
+Reads `eval/<model>/<suite>/<attack>/{metrics.json, completions.jsonl, judgments.*.jsonl}` (the
+judgments also give the Differences table: each checkpoint against the one before it and against
+base, paired by prompt, with paired-bootstrap CIs) and, when present, `04_iterate/metrics.jsonl` (one row per stage-3 round, tabled and plotted) and
 `manifest.json` (time and peak memory per pipeline stage). Plots are drawn with
 matplotlib (Agg backend, no display) and embedded in the HTML as base64 PNGs, so the file can be
 mailed or opened offline; the Markdown links the same PNGs, saved under `report_files/`.
@@ -15,32 +16,53 @@ import html
 import io
 from pathlib import Path
 
-from erpo.artifacts import read_jsonl, write_text
-from erpo.metrics import load_model_metrics, summarize_eval
-from erpo.tables import EVAL_COLUMNS, ROUND_COLUMNS, STAGE_COLUMNS, html_table, markdown
+import yaml
+
+from erpo.artifacts import Manifest, read_jsonl, write_text
+from erpo.config import RunConfig
+from erpo.layout import RunLayout
+from erpo.metrics import (distribution, guard_resolution, load_model_metrics, paired_differences, summarize_eval,
+                          trained_attacks, with_current_names)
+from erpo.policy import load_policy_file
+from erpo.tables import (DIFF_COLUMNS, DIFF_TITLE, EVAL_COLUMNS, ROUND_COLUMNS, STAGE_COLUMNS, html_table, markdown,
+                          present)
+
+
+DISTRIBUTION_NOTE = ("ID = in-distribution suites (held-out halves of the training sources); OOD = sources no "
+                     "training stage saw (data.holdout_sources), scored whole.")
+
+
+def stage_usage(run_dir: str | Path) -> list[tuple[str, dict]]:
+    """(stage, manifest record) for each pipeline stage that ran, in stage order (the pipeline keeps
+    the manifest in that order); the records carry `seconds`, `peak_rss_gib` and `rss_increase_gib`
+    (see `erpo.resources`)."""
+    if not RunLayout(run_dir).manifest.exists():
+        return []
+    return [(name, record) for name, record in Manifest(run_dir).data["stages"].items() if "seconds" in record]
 
 
 def iterate_rows(run_dir: Path) -> list[dict]:
     """Per-round rows of stage 3 (round 0 = the stage-2 model), flattened to refusal/tokens."""
-    path = run_dir / "04_iterate" / "metrics.jsonl"
+    path = RunLayout(run_dir).iterate_metrics
     rows = []
     for row in read_jsonl(path) if path.exists() else []:
-        flat = {**row, **(row.get("metrics") or {})}
-        tokens = next((flat[k] for k in ("mean_reply_tokens", "mean_tokens", "mean_total_tokens") if flat.get(k) is not None), None)
-        if flat.get("harmful_refusal") is not None and tokens is not None:
-            rows.append({"round": flat.get("round"), "harmful_refusal": flat["harmful_refusal"], "mean_tokens": tokens,
-                         "accepted": flat.get("accepted", True)})
+        flat = with_current_names({**row, **(row.get("metrics") or {})})
+        if flat.get("harmful_refusal") is not None and flat.get("mean_tokens") is not None:
+            rows.append({"round": flat.get("round"), "harmful_refusal": flat["harmful_refusal"],
+                         "mean_tokens": flat["mean_tokens"], "accepted": flat.get("accepted", True)})
     return rows
 
 
 def extra_tables(run_dir: Path) -> list[tuple[str, tuple, list[dict]]]:
     """(title, columns, rows) for the stage-3 rounds (held-out guard prompts) and the stage costs."""
-    from erpo.pipeline import stage_usage
     tables = []
-    rounds_file = run_dir / "04_iterate" / "metrics.jsonl"
+    rounds_file = RunLayout(run_dir).iterate_metrics
     if rounds_file.exists():
-        tables.append(("Stage 3 rounds (guard prompts; round 0 = the stage-2 model)", ROUND_COLUMNS,
-                       read_jsonl(rounds_file)))
+        rows = [with_current_names(row) for row in read_jsonl(rounds_file)]
+        noise = guard_resolution(rows)
+        tables.append((f"Stage 3 rounds (guard prompts, in-distribution{': ' + noise if noise else ''}; "
+                       "round 0 = the stage-2 model)",
+                       ROUND_COLUMNS, rows))
     rows = [{"stage": name, **rec} for name, rec in stage_usage(run_dir)]
     if rows:
         tables.append(("Stages: wall time and peak memory (process RSS)", STAGE_COLUMNS, rows))
@@ -118,7 +140,6 @@ def plot_attack_success(rows: list[dict]) -> bytes | None:
 def _rule_title(rule_id: str) -> str:
     """`R04` → `R04 Weapons of mass harm` (default policy names), for legible axis labels."""
     try:
-        from erpo.policy import load_policy_file
         return f"{rule_id} {load_policy_file('default').get(rule_id).name}"
     except Exception:   # an id outside the default policy (custom policy, "none"): show as is
         return rule_id
@@ -141,7 +162,8 @@ def sample_replies(model_dir: Path, per_suite: int) -> list[dict]:
         if (folder / "judgments.refusal.jsonl").exists():
             verdicts = {j["id"]: j["label"] for j in read_jsonl(folder / "judgments.refusal.jsonl")}
         for row in read_jsonl(folder / "completions.jsonl")[:per_suite]:
-            samples.append({"where": f"{folder.parent.name}/{folder.name}", "prompt": row["attacked_prompt"],
+            samples.append({"where": f"{folder.parent.name}/{folder.name} ({distribution(folder.parent.name)})",
+                            "prompt": row["attacked_prompt"],
                             "thought": row.get("thought", ""), "answer": row.get("answer", ""),
                             "verdict": verdicts.get(row["id"], "?"), "label": row["label"]})
     return samples
@@ -149,11 +171,35 @@ def sample_replies(model_dir: Path, per_suite: int) -> list[dict]:
 
 # --- the report -------------------------------------------------------------------------------
 
-def write_report(run_dir: str | Path, *, samples: int = 3) -> list[Path]:
-    """Write `report.md`, `report.html` and `report_files/*.png`; returns the two report paths."""
-    run_dir = Path(run_dir)
-    eval_root = run_dir / "eval"
-    rows = summarize_eval(eval_root)
+def run_trained_attacks(run_dir: str | Path) -> set[str] | None:
+    """The attacks the run trained on (`erpo.metrics.trained_attacks` of its resolved config), or None
+    when the run directory has no readable config."""
+    path = RunLayout(run_dir).config_file
+    try:
+        return trained_attacks(RunConfig.model_validate(yaml.safe_load(path.read_text(encoding="utf-8"))))
+    except (OSError, ValueError, TypeError, AttributeError):   # no config, or one of another erpo version
+        return None
+
+
+def attack_note(rows: list[dict], trained: set[str] | None) -> str:
+    """Which jailbreak attacks count as trained and which as unseen, for the line under the table."""
+    attacks = sorted({a for r in rows for a in r.get("attack_success_by_attack", {}) if a != "none"})
+    if trained is None or not attacks:
+        return ""
+    seen = [a for a in attacks if a in trained]
+    unseen = [a for a in attacks if a not in trained]
+    return (f"Jailbreak attacks used in training: {', '.join(seen) or 'none'}; never used in training: "
+            f"{', '.join(unseen) or 'none'}.")
+
+
+def write_report(run_dir: str | Path, *, samples: int = 3, trained: set[str] | None = None) -> list[Path]:
+    """Write `report.md`, `report.html` and `report_files/*.png`; returns the two report paths.
+    `trained` (the attacks some training stage used; default: from the run's resolved config) splits
+    the jailbreak ASR into trained and unseen attacks."""
+    layout = RunLayout(run_dir)
+    run_dir, eval_root = layout.root, layout.eval_dir
+    trained = run_trained_attacks(run_dir) if trained is None else trained
+    rows = summarize_eval(eval_root, trained)
     labels = [r["model"] for r in rows]
     per_model = {m: load_model_metrics(eval_root / m) for m in labels}
     plots = {
@@ -163,24 +209,36 @@ def write_report(run_dir: str | Path, *, samples: int = 3) -> list[Path]:
     }
     plots = {k: v for k, v in plots.items() if v}
     for name, png in plots.items():
-        out = run_dir / "report_files" / f"{name}.png"
+        out = layout.report_files / f"{name}.png"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(png)
     replies = {m: sample_replies(eval_root / m, samples) for m in labels}
-    md = write_text(run_dir / "report.md", _markdown(run_dir, rows, plots, replies))
-    page = write_text(run_dir / "report.html", _html(run_dir, rows, plots, replies))
+    diffs = paired_differences(eval_root)
+    note = attack_note(rows, trained)
+    md = write_text(layout.report_md, _markdown(run_dir, rows, plots, replies, diffs, note))
+    page = write_text(layout.report_html, _html(run_dir, rows, plots, replies, diffs, note))
     return [md, page]
 
 
-def _markdown(run_dir: Path, rows: list[dict], plots: dict, replies: dict) -> str:
+def report_stage(config: RunConfig, run_dir: str | Path) -> None:
+    """The pipeline's report stage: the report of the run's eval files."""
+    write_report(run_dir)
+
+
+def _markdown(run_dir: Path, rows: list[dict], plots: dict, replies: dict, diffs: list[dict] = (),
+              note: str = "") -> str:
     lines = [f"# ERPO report — {run_dir.name}", ""]
     if not rows:
         lines += ["No evaluation results yet (run `erpo eval` or `erpo run`).", ""]
-    lines += markdown(EVAL_COLUMNS, rows)
-    lines += ["", "Rates are point estimates; `eval/<model>/<suite>/<attack>/metrics.json` has 95% bootstrap CIs.", ""]
+    lines += markdown(present(EVAL_COLUMNS, rows), rows)
+    lines += ["", "Rates are point estimates; `eval/<model>/<suite>/<attack>/metrics.json` has 95% bootstrap CIs.",
+              DISTRIBUTION_NOTE] + ([note] if note else []) + [""]
+    if diffs:
+        lines += ["## Differences", "", DIFF_TITLE + ".", ""] + markdown(DIFF_COLUMNS, diffs) + [""]
     for title, columns, table in extra_tables(run_dir):
         lines += [f"## {title}", ""] + markdown(columns, table) + [""]
-    lines += [f"![{name}](report_files/{name}.png)" for name in plots]
+    folder = RunLayout(run_dir).report_files.name   # the Markdown links the PNGs relative to itself
+    lines += [f"![{name}]({folder}/{name}.png)" for name in plots]
     for model, samples in replies.items():
         lines += ["", f"## Sample replies — {model}", ""]
         for s in samples:
@@ -199,12 +257,15 @@ td:first-child,th:first-child{text-align:left}img{max-width:100%;margin:1em 0}
 .thought{color:#666;font-style:italic;white-space:pre-wrap}.answer,.prompt{white-space:pre-wrap}.prompt{color:#225}"""
 
 
-def _html(run_dir: Path, rows: list[dict], plots: dict, replies: dict) -> str:
+def _html(run_dir: Path, rows: list[dict], plots: dict, replies: dict, diffs: list[dict] = (), note: str = "") -> str:
     esc = html.escape
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>ERPO report — {esc(run_dir.name)}</title>",
              f"<style>{CSS}</style></head><body><h1>ERPO report — {esc(run_dir.name)}</h1>"]
-    parts.append(html_table(EVAL_COLUMNS, rows))
+    parts.append(html_table(present(EVAL_COLUMNS, rows), rows))
     parts.append("<p>95% bootstrap CIs are in <code>eval/&lt;model&gt;/&lt;suite&gt;/&lt;attack&gt;/metrics.json</code>.</p>")
+    parts += [f"<p>{esc(text)}</p>" for text in (DISTRIBUTION_NOTE, note) if text]
+    if diffs:
+        parts.append(f"<h2>Differences</h2><p>{esc(DIFF_TITLE)}.</p>" + html_table(DIFF_COLUMNS, diffs))
     parts += [f"<h2>{esc(title)}</h2>" + html_table(columns, table) for title, columns, table in extra_tables(run_dir)]
     for name, png in plots.items():
         data = base64.b64encode(png).decode("ascii")

@@ -11,7 +11,9 @@ Reads `01_data/sft.jsonl`, trains with TRL's `SFTTrainer` and writes `02_sft/mod
 - `decision_weight` > 1 counts the decision tokens (risk area, rule citation) that many times in
   the loss (`weight_decision_tokens`).
 - Checkpoints every `save_steps` into `02_sft/checkpoints/`; a rerun resumes from the last one.
-- The result is saved with `erpo.models.save_policy` (LoRA merged, chat template kept).
+- The result is saved with `erpo.models.save_policy` (LoRA merged, chat template kept), and the
+  training numbers (examples, steps, losses) in `02_sft/train_stats.json`, which the pipeline
+  copies into the stage's manifest record.
 """
 
 from __future__ import annotations
@@ -23,20 +25,14 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from erpo.artifacts import Manifest, hash_obj, hash_path, read_jsonl
+from erpo.artifacts import hash_obj, hash_path, read_jsonl, write_json
 from erpo.config import RunConfig, SFTConfig
 from erpo.errors import ErpoError, InputError
+from erpo.layout import RunLayout
+from erpo.models import apply_lora, resolve_dtype, save_policy
 from erpo.reasoning.format import NO_RULE_CITATION, RULE_CITATION
 from erpo.reasoning.thoughts import RISK_AREA_LABEL
 from erpo.training import checkpoint_to_resume, load_trainable_policy, use_full_logits_off_cuda, warmup_steps
-
-STAGE = "sft"
-
-
-def sft_paths(run_dir: str | Path) -> dict[str, Path]:
-    run_dir = Path(run_dir)
-    return {"data": run_dir / "01_data" / "sft.jsonl", "checkpoints": run_dir / "02_sft" / "checkpoints",
-            "model": run_dir / "02_sft" / "model"}
 
 
 def load_sft_examples(path: str | Path) -> list[dict]:
@@ -70,8 +66,6 @@ def build_trainer(model: Any, tokenizer: Any, examples: list[dict], cfg: SFTConf
     from datasets import Dataset
     from trl import SFTConfig as TRLSFTConfig
     from trl import SFTTrainer
-
-    from erpo.models import apply_lora, resolve_dtype
     import torch
 
     device = str(next(model.parameters()).device)
@@ -156,18 +150,16 @@ def run_sft(config: RunConfig, run_dir: str | Path | None = None, *, model: Any 
 
     `model`/`tokenizer` may be passed in (tests); by default `config.model` is loaded.
     """
-    from erpo.models import resolve_dtype, save_policy
-
-    run_dir = Path(run_dir or config.run_dir)
-    paths = sft_paths(run_dir)
-    examples = load_sft_examples(paths["data"])
+    layout = RunLayout(run_dir or config.run_dir)
+    examples = load_sft_examples(layout.sft_data)
     if model is None:
         model, tokenizer = load_trainable_policy(config.model, config.dtype)
     elif tokenizer is None:
         raise ErpoError("run_sft: pass the tokenizer together with the model")
-    trainer = build_trainer(model, tokenizer, examples, config.sft, paths["checkpoints"], dtype=config.dtype)
-    config_hash, data_hash = hash_obj({"model": config.model, "sft": config.sft}), hash_path(paths["data"])
-    resume = checkpoint_to_resume(paths["checkpoints"], hash_obj([config_hash, config.dtype, data_hash]))
+    trainer = build_trainer(model, tokenizer, examples, config.sft, layout.sft_checkpoints, dtype=config.dtype)
+    # the checkpoints are resumed only by a run with the same settings and data
+    config_hash, data_hash = hash_obj({"model": config.model, "sft": config.sft}), hash_path(layout.sft_data)
+    resume = checkpoint_to_resume(layout.sft_checkpoints, hash_obj([config_hash, config.dtype, data_hash]))
     if resume:
         print(f"resuming SFT from {resume}")
     start = time.perf_counter()
@@ -176,10 +168,10 @@ def run_sft(config: RunConfig, run_dir: str | Path | None = None, *, model: Any 
     trained = trainer.model
     if resolve_dtype(config.dtype, str(next(trained.parameters()).device)).itemsize < 4:
         trained = trained.to(resolve_dtype(config.dtype, str(next(trained.parameters()).device)))
-    out = save_policy(trained, tokenizer, paths["model"])
+    out = save_policy(trained, tokenizer, layout.sft_model)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    Manifest(run_dir).record(STAGE, config_hash, data_hash, examples=len(examples), steps=trainer.state.global_step,
-                             train_seconds=round(seconds, 1), first_loss=losses[0] if losses else None,
-                             last_loss=losses[-1] if losses else None,
-                             train_loss=getattr(result, "training_loss", None))
+    write_json(layout.sft_train_stats, {"examples": len(examples), "steps": trainer.state.global_step,
+                                        "train_seconds": round(seconds, 1), "first_loss": losses[0] if losses else None,
+                                        "last_loss": losses[-1] if losses else None,
+                                        "train_loss": getattr(result, "training_loss", None)})
     return out

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from tqdm.auto import tqdm
 
-from erpo.generation import Conversation, Generation, SamplingParams, check_params, continues_reply, timed
+from erpo.generation.base import Conversation, Generation, SamplingParams, check_params, continues_reply, timed
 
 
 class HFBackend:

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 from tqdm.auto import tqdm
 
 from erpo.errors import ErpoError
-from erpo.generation import Conversation, Generation, SamplingParams, check_params, continues_reply
+from erpo.generation.base import Conversation, Generation, SamplingParams, check_params, continues_reply
 
 
 class OpenAIBackend:

@@ -6,7 +6,7 @@ import time
 from typing import Any, Sequence
 
 from erpo.errors import ErpoError
-from erpo.generation import Conversation, Generation, SamplingParams, check_params, continues_reply
+from erpo.generation.base import Conversation, Generation, SamplingParams, check_params, continues_reply
 
 
 class VLLMBackend:
