@@ -74,19 +74,18 @@ def test_part_forbidden(monkeypatch, tmp_path):
 
 
 def test_fitting_never_reads_the_test_part(test_part_forbidden, tmp_path):
-    from erpo.judges import get_judge, refusal, usefulness
+    from erpo.judges import get_judge, refusal
     from erpo.judges.validation import check_judge, cross_validate, judge_input
     rows = human_labels.fitting_rows()
     assert {r.source for r in rows} == {"dev", "pyrit"}
     refusal.load_model()
-    usefulness.load_model()
     for name in ("refusal", "harm", "usefulness"):
         cross_validate(name, folds=2)
     inputs = [judge_input(r) for r in rows]
     for name in ("refusal", "harm", "usefulness", "refusal_pattern"):
         assert len(get_judge(name)(inputs)) == len(inputs)
         check_judge(name, rows)
-    assert sorted(p.name.split(".")[0] for p in (tmp_path / "cache" / "judges").iterdir()) == ["refusal", "usefulness"]
+    assert sorted(p.name.split(".")[0] for p in (tmp_path / "cache" / "judges").iterdir()) == ["refusal"]
 
 
 def test_fitted_models_are_cached_by_what_they_were_fitted_on(test_part_forbidden, tmp_path):

@@ -23,7 +23,7 @@ CONTRACT = [(name, JUDGE_KWARGS.get(name, {})) for name in JUDGES.names()] + \
 # the labels each judge may give (what stages and reports read)
 LABELS = {"refusal": {"refusal", "compliance", "empty"}, "refusal_pattern": {"refusal", "compliance"},
           "harm": {"unsafe", "safe", "empty", "not_applicable", "unparsed"},
-          "usefulness": {"useful", "empty", "refusal", "degenerate", "lead_in", "no_content", "off_topic", "vague"},
+          "usefulness": {"useful", "empty", "refusal", "degenerate", "lead_in", "no_content", "off_topic"},
           "llm": {"unsafe", "safe", "unparsed"}, "rule_citation": {"correct", "wrong_rule", "no_citation", "no_thought"},
           "length": {"ok", "truncated"}}
 
@@ -194,10 +194,8 @@ def test_usefulness_rejects_answers_that_announce_or_restate_but_say_nothing():
     out = get_judge("usefulness")(inputs)
     assert [j.label for j in out] == list(cases.values())
     assert out[-1].details["content_words"] >= 4 and out[0].details["content_words"] < 4
-    lenient = get_judge("usefulness", min_content_words=0, use_classifier=False)(inputs[:2])
+    lenient = get_judge("usefulness", min_content_words=0)(inputs[:2])
     assert [j.label for j in lenient] == ["useful", "useful"]
-    # without the content check, the refusal judge still counts a bare promise as a non-answer
-    assert get_judge("usefulness", min_content_words=0)(inputs[:1])[0].label == "refusal"
 
 
 def test_llm_judge_parses_verdicts_and_sends_rubric():

@@ -133,8 +133,9 @@ def cross_validate(name: str, *, folds: int = 5, seed: int = 0, by: str = "famil
 
 def _fitted_modules(name: str) -> list:
     """The modules whose fitted model (`fit_model`, `load_model`) the judge `name` uses."""
-    from erpo.judges import refusal, usefulness
-    uses = {"refusal": [refusal], "harm": [refusal], "usefulness": [usefulness, refusal]}
+    from erpo.judges import refusal
+    # the usefulness judge fits nothing: its checks are fixed rules and a MiniLM similarity
+    uses = {"refusal": [refusal], "harm": [refusal], "usefulness": []}
     if name not in uses:
         raise ValueError(f"judge {name!r} is not fitted")
     return uses[name]
