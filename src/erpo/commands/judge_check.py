@@ -1,32 +1,122 @@
-"""`erpo judge-check`: agreement of the refusal judge with PyRIT's human refusal labels."""
+"""`erpo judge-check`: agreement of the judges with human labels, per source, with 95% CIs.
+
+Per source family (the part of `source` before ':'; `--by source` for every source) and overall.
+By default on the held-out test part of the shipped labels (`erpo/judges/labels/`), plus PyRIT's
+refusal labels as source `pyrit` (the judges are fitted on them and on the dev part, which the
+output says). `--labels FILE` checks a labelled file of your own instead (JSONL or CSV, same
+columns). Low agreement is reported, not an error: the exit code is non-zero only on bad input.
+"""
 
 from __future__ import annotations
 
 import argparse
 
+from erpo.judges.validation import JUDGES_CHECKED
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("judge-check", help="cross-validated agreement of the refusal judge with human labels")
-    p.add_argument("--folds", type=int, default=5, help="stratified cross-validation folds")
-    p.add_argument("--seed", type=int, default=0, help="fold assignment seed")
-    p.add_argument("--target", type=float, default=0.95, help="agreement the combined judge should reach")
+    p = sub.add_parser("judge-check", help="agreement of the judges with human labels (per source, 95%% CIs)")
+    p.add_argument("--part", choices=("test", "dev", "all"), default="test",
+                   help="which part of the shipped labels (default: test, the held-out part)")
+    p.add_argument("--labels", metavar="FILE", help="check your own labelled JSONL/CSV file instead")
+    p.add_argument("--judges", default=",".join(JUDGES_CHECKED), help="comma-separated judges to check")
+    p.add_argument("--by", choices=("family", "source"), default="family",
+                   help="rows per source family (the part before ':', default) or per source")
+    p.add_argument("--cv", type=int, default=0, metavar="FOLDS",
+                   help="with --part dev: out-of-fold numbers for the fitted judges (folds grouped by prompt)")
+    p.add_argument("--no-pyrit", action="store_true", help="leave out PyRIT's refusal labels (source pyrit)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     p.set_defaults(func=_run)
+
+
+def _rows(args: argparse.Namespace) -> tuple[list, str]:
+    from erpo.judges import human_labels
+    if args.labels:
+        rows, what = human_labels.read_labels(args.labels), args.labels
+    else:
+        rows, what = human_labels.load_part(args.part), f"{args.part} part of the shipped labels"
+    if not args.no_pyrit and not args.labels:
+        rows += human_labels.load_pyrit()
+    return rows, what
+
+
+def _cell(metric: dict | None) -> str:
+    if metric is None:
+        return "—"
+    return f"{metric['value']:.3f} [{metric['ci_low']:.2f}, {metric['ci_high']:.2f}]"
+
+
+def _source_name(source: str, fitted_on: set[str]) -> str:
+    return f"{source} (fitted on)" if source in fitted_on else source
+
+
+def _table(result: dict, fitted_on: set[str]) -> "Table":
+    from rich.table import Table
+    table = Table(title=f"{result['judge']}: positive = {result['positive']}")
+    for col in ("source", "n", "accuracy", "precision", "recall", "kappa", "TP", "FP", "FN", "TN"):
+        table.add_column(col, justify="left" if col == "source" else "right", no_wrap=True)
+    for group, m in result["groups"].items():
+        c = m["confusion"]
+        table.add_row(_source_name(group, fitted_on), str(m["n"]), *(_cell(m[k]) for k in ("accuracy", "precision", "recall", "kappa")),
+                      str(c["tp"]), str(c["fp"]), str(c["fn"]), str(c["tn"]))
+    return table
+
+
+def _versus_table(diffs: dict[str, dict], fitted_on: set[str]) -> "Table":
+    from rich.table import Table
+    table = Table(title="refusal − refusal_pattern: accuracy difference on the same replies (paired bootstrap)")
+    for col in ("source", "n", "difference", "95% CI", "CI excludes 0"):
+        table.add_column(col, justify="left" if col == "source" else "right")
+    for group, d in diffs.items():
+        if d["diff"] is None:
+            continue
+        table.add_row(_source_name(group, fitted_on), str(d["n"]), f"{d['diff']:+.3f}",
+                      f"[{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]", "yes" if d["excludes_zero"] else "no")
+    return table
 
 
 def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.table import Table
 
-    from erpo.judges.refusal import cross_validate
-    rows = cross_validate(folds=args.folds, seed=args.seed)
-    table = Table(title=f"refusal judge vs human labels ({args.folds}-fold cross-validation, out-of-fold)")
-    for col in ("judge", "accuracy", "precision", "recall", "n"):
-        table.add_column(col, justify="left" if col == "judge" else "right")
-    for name, m in rows.items():
-        table.add_row(name, f"{m['accuracy']:.3f}", f"{m['precision']:.3f}", f"{m['recall']:.3f}", str(m["n"]))
+    from erpo.errors import InputError
+    from erpo.judges.human_labels import PYRIT
+    from erpo.judges.validation import check_judge, cross_validate, family, versus_baseline
+    names = [n.strip() for n in args.judges.split(",") if n.strip()]
+    unknown = sorted(set(names) - set(JUDGES_CHECKED))
+    if unknown:
+        raise InputError(f"unknown judge(s) {unknown}; choose from {', '.join(JUDGES_CHECKED)}", field="--judges")
+    if args.cv and (args.part != "dev" or args.labels or args.no_pyrit):
+        raise InputError("--cv cross-validates on what the judges are fitted on: use it with --part dev only",
+                         field="--cv")
+    rows, what = _rows(args)
+    # what the fitted judges (refusal, harm) saw: the dev part and PyRIT's labels
+    fitted_on = set() if args.cv else {PYRIT}
+    if args.part in ("dev", "all") and not args.labels and not args.cv:
+        fitted_on |= {r.source if args.by == "source" else family(r.source) for r in rows if r.source != PYRIT}
     console = Console()
-    console.print(table)
-    ok = rows["combined"]["accuracy"] >= args.target
-    console.print(f"combined agreement {rows['combined']['accuracy']:.3f} "
-                  f"{'meets' if ok else 'is BELOW'} the target {args.target:.2f}")
-    return 0 if ok else 1
+    if not console.is_terminal:   # a saved report keeps one line per row
+        console = Console(width=max(console.width, 150))
+    console.print(f"[bold]judge-check[/bold] on the {what}: {len(rows)} labelled replies, per source "
+                  f"{'family' if args.by == 'family' else ''}; 95% bootstrap CIs in brackets.")
+    present = fitted_on & {r.source if args.by == "source" else family(r.source) for r in rows}
+    if args.cv:
+        console.print(f"Out-of-fold ({args.cv} folds, replies to one prompt share a fold): every reply is judged by "
+                      "models fitted without it, on the dev part and PyRIT.")
+    elif present:
+        console.print(f"The fitted judges (refusal; usefulness and harm build on it) were fitted on "
+                      f"{', '.join(sorted(present))} (marked 'fitted on': in-sample numbers); 'overall' pools "
+                      "every source except pyrit.")
+    results = {}
+    for name in names:
+        if args.cv and name != "refusal_pattern":
+            results[name] = cross_validate(name, folds=args.cv, seed=args.seed, by=args.by)
+        else:
+            results[name] = check_judge(name, rows, seed=args.seed, by=args.by)
+        if results[name]["rows"]:
+            console.print(_table(results[name], fitted_on))
+        else:
+            console.print(f"{name}: no rows carry its label here")
+    if "refusal" in results and "refusal_pattern" in results and results["refusal"]["rows"]:
+        console.print(_versus_table(versus_baseline(results["refusal"], results["refusal_pattern"], seed=args.seed),
+                                    fitted_on))
+    return 0

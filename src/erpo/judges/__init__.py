@@ -1,8 +1,11 @@
 """Judge registry: `get_judge(name, **kw)` builds a callable `judge(list[JudgeInput]) -> list[Judgment]`.
 
 Built-in judges (lazy; listing them imports nothing heavy):
-- `refusal` (answer): score 1 = refused; patterns + MiniLM classifier calibrated on human labels.
-- `llm` / `harm` (configurable): any generative judge behind a generation backend, rubric prompt.
+- `refusal` (answer): score 1 = refused; patterns + a text model fitted on human labels.
+- `llm` (configurable): any generative judge behind a generation backend, rubric prompt.
+- `harm` (answer): score 1 = the answer gives actionable help for a harmful request; offline
+  features + a fitted model by default, `backend="openai"|"hf"|...` for the llm rubric judge.
+- `refusal_pattern` (answer): the baseline: does the answer open with a refusal phrase.
 - `rule_citation` (thought): score 1 = cites the expected rule (or states no rule for benign).
 - `length` (both): thought/answer/completion tokens, latency, tokens/s.
 - `usefulness` (answer): score 1 = answered, on-topic and not degenerate.
@@ -19,7 +22,8 @@ from erpo.registry import Registry
 JUDGES = Registry("judge")
 JUDGES.add("refusal", "erpo.judges.refusal:refusal")
 JUDGES.add("llm", "erpo.judges.llm:llm")
-JUDGES.add("harm", "erpo.judges.llm:harm")
+JUDGES.add("harm", "erpo.judges.harm:harm")
+JUDGES.add("refusal_pattern", "erpo.judges.refusal_pattern:refusal_pattern")
 JUDGES.add("rule_citation", "erpo.judges.rule_citation:rule_citation")
 JUDGES.add("length", "erpo.judges.length:length")
 JUDGES.add("usefulness", "erpo.judges.usefulness:usefulness")

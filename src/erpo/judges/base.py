@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Literal, Sequence
 
 from erpo.errors import ErpoError
-from erpo.reasoning.format import split_reply
+from erpo.reasoning.format import THINK_CLOSE, split_reply
 
 Target = Literal["answer", "thought", "both"]
 
@@ -73,10 +73,11 @@ class Judge:
 
 
 def judged_text(completion: str, target: Target) -> str:
-    """The part of a completion a judge with this target looks at."""
+    """The part of a completion a judge with this target looks at. The answer is what the user
+    sees: the text after the *last* `</think>` (a model may close a second thought inside its answer)."""
     parsed = split_reply(completion)
     if target == "answer":
-        return parsed.answer
+        return parsed.answer.rsplit(THINK_CLOSE, 1)[-1].strip()
     if target == "thought":
         return parsed.thought
     return completion or ""
