@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["bench_generation.py", "bench_sft.py", "bench_dpo.py", "bench_serve.py"]
+BENCHES = ["bench_generation.py", "bench_sft.py", "bench_dpo.py", "bench_serve.py", "bench_judges.py"]
 
 
 def main() -> int:
