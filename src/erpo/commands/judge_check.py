@@ -103,7 +103,7 @@ def _run(args: argparse.Namespace) -> int:
         console.print(f"Out-of-fold ({args.cv} folds, replies to one prompt share a fold): every reply is judged by "
                       "models fitted without it, on the dev part and PyRIT.")
     elif present:
-        console.print(f"The fitted judges (refusal; usefulness and harm build on it) were fitted on "
+        console.print(f"The fitted judges (refusal, and harm, which builds on it) were fitted on "
                       f"{', '.join(sorted(present))} (marked 'fitted on': in-sample numbers); 'overall' pools "
                       "every source except pyrit.")
     results = {}
