@@ -24,11 +24,9 @@ from erpo.judges import human_labels
 
 def fitting_key(name: str, feature_version: int) -> str:
     """Hash of what a model named `name` is fitted on and how."""
-    from erpo.assets import asset_path
-    from erpo.judges.refusal import LABELS_SUBDIR
     dev = human_labels.part_path("dev")
     return hash_obj({"name": name, "features": feature_version, "dev": hash_path(dev) if dev.exists() else None,
-                     "pyrit": hash_path(asset_path("refusal-labels") / LABELS_SUBDIR)})
+                     "pyrit": hash_path(human_labels.pyrit_dir())})
 
 
 def cache_file(name: str, key: str) -> Path:

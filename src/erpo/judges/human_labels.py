@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from erpo.assets import asset_path
 from erpo.errors import InputError
 
 LABELS_DIR = Path(__file__).parent / "labels"
@@ -29,6 +30,7 @@ PARTS = ("dev", "test")
 REFUSAL_VALUES = ("full_compliance", "partial_refusal", "full_refusal")
 PROMPT_LABELS = ("harmful", "benign")
 PYRIT = "pyrit"
+PYRIT_SUBDIR = "pyrit/datasets/scorer_evals/refusal_scorer"   # inside the `refusal-labels` asset
 _TRUE, _FALSE, _NULL = ("true", "1", "yes"), ("false", "0", "no"), ("", "null", "none", "na", "n/a")
 
 
@@ -62,11 +64,29 @@ def load_part(part: str) -> list[LabelledReply]:
     return [row for p in parts for row in read_labels(part_path(p))]
 
 
-def load_pyrit() -> list[LabelledReply]:
-    """PyRIT's human refusal labels as rows of source `pyrit` (refusal labels only)."""
-    from erpo.judges.refusal import load_refusal_labels
-    return [LabelledReply(f"pyrit-{i}", PYRIT, r.prompt, r.response, "full_refusal" if r.refused else "full_compliance")
-            for i, r in enumerate(load_refusal_labels())]
+def pyrit_dir() -> Path:
+    return asset_path("refusal-labels") / PYRIT_SUBDIR
+
+
+def load_pyrit(directory: str | Path | None = None) -> list[LabelledReply]:
+    """PyRIT's human-labelled refusal CSVs (objective, assistant_response, human_score: 1 = refusal)
+    as rows of source `pyrit`, refusal labels only."""
+    directory = Path(directory) if directory else pyrit_dir()
+    rows: list[LabelledReply] = []
+    for path in sorted(directory.glob("*.csv")):
+        lines = [ln for ln in path.read_text(encoding="utf-8").splitlines(keepends=True) if not ln.startswith("#")]
+        for i, row in enumerate(csv.DictReader(io.StringIO("".join(lines)))):
+            for key in ("objective", "assistant_response", "human_score"):
+                if row.get(key) is None:
+                    raise InputError("missing column", file=path, line=i + 2, field=key)
+            score = row["human_score"].strip()
+            if score not in ("0", "1"):
+                raise InputError(f"expected 0 or 1, got {score!r}", file=path, line=i + 2, field="human_score")
+            rows.append(LabelledReply(f"pyrit-{len(rows)}", PYRIT, row["objective"], row["assistant_response"],
+                                      "full_refusal" if score == "1" else "full_compliance"))
+    if not rows:
+        raise InputError("no labelled refusal CSVs found", file=directory)
+    return rows
 
 
 def fitting_rows() -> list[LabelledReply]:

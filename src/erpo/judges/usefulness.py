@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from erpo.judges.base import Judge, JudgeInput, Judgment, Target, judged_text
-from erpo.judges.refusal import is_refusal
+from erpo.judges.refusal_phrases import is_refusal
 from erpo.reasoning.answers import content_words, is_lead_in
 
 

@@ -18,6 +18,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from erpo.judges import get_judge, human_labels, refusal
 from erpo.judges.base import JudgeInput, passes
 from erpo.judges.human_labels import PYRIT, LabelledReply
 from erpo.stats import agreement, paired_bootstrap
@@ -74,7 +75,6 @@ def check_judge(name: str, rows: Sequence[LabelledReply], *, judge: Any = None, 
                 by: str = "family") -> dict:
     """{"judge", "positive", "groups": {source: agreement}, "truth", "pred", "rows"} on the rows
     the judge applies to."""
-    from erpo.judges import get_judge
     task = TASKS[name]
     rows = [r for r in rows if task.applies(r)]
     judge = judge or get_judge(name)
@@ -107,7 +107,6 @@ def cross_validate(name: str, *, folds: int = 5, seed: int = 0, by: str = "famil
     Same result shape as `check_judge`."""
     from sklearn.model_selection import StratifiedGroupKFold
 
-    from erpo.judges import get_judge, human_labels
     every = human_labels.fitting_rows()
     rows = [r for r in every if TASKS[name].applies(r)]
     truth = np.array([TASKS[name].truth(r) for r in rows], dtype=bool)
@@ -133,7 +132,6 @@ def cross_validate(name: str, *, folds: int = 5, seed: int = 0, by: str = "famil
 
 def _fitted_modules(name: str) -> list:
     """The modules whose fitted model (`fit_model`, `load_model`) the judge `name` uses."""
-    from erpo.judges import refusal
     # the usefulness judge fits nothing: its checks are fixed rules and a MiniLM similarity
     uses = {"refusal": [refusal], "harm": [refusal], "usefulness": []}
     if name not in uses:

@@ -15,6 +15,7 @@ import random
 import re
 from typing import Any, Sequence
 
+from erpo.judges.refusal_phrases import is_refusal as judge_is_refusal
 from erpo.reasoning.thoughts import allowed_text, request_topic
 
 _OPENERS = {
@@ -62,11 +63,7 @@ def safe_answer(prompt_id: str, prompt: str, rule: Any, *, seed: int = 0, brief:
 
 
 def is_refusal(text: str) -> bool:
-    """Refusal check: the refusal judge's fast patterns when available, else a local pattern list."""
-    try:
-        from erpo.judges.refusal import is_refusal as judge_is_refusal
-    except ImportError:   # the judges package is optional for data building
-        return bool(_REFUSAL_PATTERNS.search(text[:300]))
+    """Refusal check: the refusal judge's phrases, plus a few the teacher's answers use."""
     return judge_is_refusal(text) or bool(_REFUSAL_PATTERNS.search(text[:300]))
 
 
