@@ -341,6 +341,11 @@ class EvalConfig(Section):
                                            description="keyword arguments per judge, e.g. {llm: {model: ..., backend: openai}}")
     max_new_tokens: int = Field(256, description="max tokens per reply")
     limit: int | None = Field(None, description="cap prompts per suite (None = data.eval_size, by default all)")
+    suite_limits: dict[str, int] = Field(default_factory=dict, description=(
+        "caps for single suites, over `limit`, e.g. {jailbreak: 100} (per attack): a CPU budget, not a sample size"))
+    checkpoints: list[str] | None = Field(None, description=(
+        "model labels the pipeline's eval stage scores: base, sft, dpo, iter_NN, final (the last stage-3 round); "
+        "None = every checkpoint"))
     backend: str = Field("hf", description="generation backend: hf, vllm, openai, mock")
     base_url: str | None = Field(None, description="endpoint of the openai backend")
     batch_size: int = Field(16, description="generation batch size")

@@ -117,3 +117,25 @@ def test_saved_replies_to_prompts_the_guard_now_takes_are_not_scored(tmp_path):
     ids = {r["id"] for r in read_jsonl(tmp_path / "m" / "harmful" / "none" / "completions.jsonl")}
     assert not ids & guard_ids(config) and results["harmful"]["none"]["n"] == len(ids)
     assert len(backend.calls) == calls   # nothing generated again
+
+
+def test_a_suite_limit_caps_one_suite_and_keeps_its_prompts_out_of_the_guard():
+    config = load_config(None, ["eval.suite_limits={jailbreak: 30}"])
+    assert suite_limit(config.eval, config.data, "jailbreak") == 30
+    assert suite_limit(config.eval, config.data, "harmful") is None
+    jailbreak = {r.id for r in suite_records("jailbreak", config.data, 30, config.eval.seed)}
+    assert len(jailbreak) == 30 and not jailbreak & guard_ids(config)
+
+
+def test_eval_checkpoints_picks_the_labels_the_eval_stage_scores(tmp_path):
+    from erpo.layout import RunLayout
+    from erpo.stages.evaluate import run_checkpoints
+    layout = RunLayout(tmp_path)
+    for folder in (layout.sft_model, layout.dpo_model, tmp_path / "04_iterate/round_01/model",
+                   tmp_path / "04_iterate/round_02/model"):
+        folder.mkdir(parents=True)
+        (folder / "config.json").write_text("{}")
+    every = run_checkpoints(load_config(None, []), tmp_path)
+    assert list(every) == ["base", "sft", "dpo", "iter_01", "iter_02"]
+    chosen = run_checkpoints(load_config(None, ["eval.checkpoints=[base, dpo, final]"]), tmp_path)
+    assert list(chosen) == ["base", "dpo", "iter_02"]

@@ -99,9 +99,12 @@ def _stable_sample(records: list, limit: int | None, seed: int) -> list:
     return ordered if limit is None else ordered[:limit]
 
 
-def suite_limit(config: EvalConfig, data_config: DataConfig | None) -> int | None:
-    """Prompts per suite: `eval.limit`, else the run's `data.eval_size`, else (the default) every
-    held-out prompt: a suite of 60 moves a rate by 1.7 points per prompt, too coarse to tell changes apart."""
+def suite_limit(config: EvalConfig, data_config: DataConfig | None, suite: str | None = None) -> int | None:
+    """Prompts per suite: `eval.suite_limits[suite]`, else `eval.limit`, else the run's `data.eval_size`,
+    else (the default) every held-out prompt: a suite of 60 moves a rate by 1.7 points per prompt, too
+    coarse to tell changes apart."""
+    if suite is not None and suite in config.suite_limits:
+        return config.suite_limits[suite]
     return config.limit if config.limit is not None else (data_config.eval_size if data_config else None)
 
 
@@ -191,18 +194,17 @@ def guard_ids(config: RunConfig) -> set[str]:
 
 def _capped_suite_ids(config: RunConfig) -> set[str]:
     """Ids the run's suites score when a limit caps them (none when every suite is whole)."""
-    limit = suite_limit(config.eval, config.data)
-    if limit is None:
-        return set()
-    return {r.id for suite in config.eval.suites if suite != "file"
+    limits = {suite: suite_limit(config.eval, config.data, suite) for suite in config.eval.suites if suite != "file"}
+    return {r.id for suite, limit in limits.items() if limit is not None
             for r in suite_records(suite, config.data, limit, config.eval.seed)}
 
 
 def suite_ids(config: RunConfig) -> set[str]:
     """Ids of the held-out prompts the run's eval suites score (the guard's left out)."""
-    limit, exclude = suite_limit(config.eval, config.data), guard_ids(config)
+    exclude = guard_ids(config)
     return {r.id for suite in config.eval.suites if suite != "file"
-            for r in suite_records(suite, config.data, limit, config.eval.seed, exclude=exclude)}
+            for r in suite_records(suite, config.data, suite_limit(config.eval, config.data, suite), config.eval.seed,
+                                   exclude=exclude)}
 
 
 def suite_cases(suite: str, records: list, attacks: list[str], seed: int,
@@ -339,7 +341,6 @@ def evaluate_model(model: str, suites: list[str], out_dir: str | Path, config: E
     if not rejudge:   # re-judging reads saved completions only, whatever model the path now holds
         remove_outputs_of_other_runs(root, _model_identity(model), "*", keep_unstamped=True)
     data = data_config or DataConfig()
-    limit = suite_limit(config, data_config)
     factory = _backend_factory(model, config, dtype, backend)
     judges = build_judges(config.judges, config.judge_options, _tokenizer_for(model, config, backend))
     results: dict[str, dict] = {}
@@ -350,7 +351,8 @@ def evaluate_model(model: str, suites: list[str], out_dir: str | Path, config: E
 
     for suite in suites:
         # a user's prompt file is scored whole unless eval.limit caps it: data.eval_size sizes the held-out suites
-        records = suite_records(suite, data, config.limit if suite == "file" else limit, config.seed, data_file,
+        limit = config.limit if suite == "file" else suite_limit(config, data_config, suite)
+        records = suite_records(suite, data, limit, config.seed, data_file,
                                 exclude=() if suite == "file" else exclude)
         expected = expected_rules(records, reference, risk_classifier)
         cases = suite_cases(suite, records, config.attacks, config.seed, expected)
@@ -438,7 +440,17 @@ def read_metrics(folder: str | Path) -> dict:
 # --- the pipeline's eval stage ----------------------------------------------------------------
 
 def run_checkpoints(config: RunConfig, run_dir: str | Path) -> dict[str, str]:
-    """Every model the run produced, in stage order, labelled for evaluation: base, sft, dpo, iter_NN."""
+    """The models the eval stage scores, in stage order, labelled base, sft, dpo, iter_NN: every one
+    the run produced, or those `eval.checkpoints` names ("final" = the last stage-3 round)."""
+    models = _every_checkpoint(config, run_dir)
+    if config.eval.checkpoints is None:
+        return models
+    rounds = [label for label in models if label.startswith("iter_")]
+    wanted = {rounds[-1] if name == "final" and rounds else name for name in config.eval.checkpoints}
+    return {label: model for label, model in models.items() if label in wanted}
+
+
+def _every_checkpoint(config: RunConfig, run_dir: str | Path) -> dict[str, str]:
     layout = RunLayout(run_dir)
     models = {"base": config.model}
     for label, folder in (("sft", layout.sft_model), ("dpo", layout.dpo_model)):
