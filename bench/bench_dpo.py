@@ -40,9 +40,9 @@ def synthetic_pairs(n: int) -> list[dict]:
 
 def run_variant(variant: str, model: str, pairs_file: str, steps: int, batch: int, out: str) -> dict:
     import torch
+    from datasets import Dataset
     from trl import DPOConfig as TRLDPOConfig
     from trl import DPOTrainer
-    from datasets import Dataset
 
     from erpo.artifacts import read_jsonl
     from erpo.config import DPOConfig

@@ -16,7 +16,6 @@ import argparse
 import time
 
 import torch
-
 from bench_results import write_results
 
 

@@ -55,7 +55,7 @@ class PeakMemory:
 
 
 def _rss() -> int:
-    import psutil   # a dependency of accelerate, so always installed with erpo
+    import psutil  # a dependency of accelerate, so always installed with erpo
     return psutil.Process().memory_info().rss
 
 

@@ -109,7 +109,6 @@ def html_table(columns: Columns, rows: Sequence[dict]) -> str:
 
 def print_table(title: str, columns: Columns, rows: Sequence[dict], console: Any = None) -> None:
     """The table in the terminal; the first column left-aligned, numbers right-aligned."""
-    from rich.console import Console
     from rich.table import Table
     table = Table(title=title)
     for i, (_, header) in enumerate(columns):

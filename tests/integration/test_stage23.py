@@ -38,8 +38,8 @@ def stage1_files(run_dir):
 
 def test_stage2_then_stage3_on_smollm2(tmp_path):
     from erpo.stages.dpo import run_dpo
-    from erpo.stages.pairs import run_pairs
     from erpo.stages.iterate import run_iterate
+    from erpo.stages.pairs import run_pairs
     fast = dict(max_steps=2, batch_size=2, max_length=192, save_steps=100, max_new_tokens=32, learning_rate=1e-5)
     config = RunConfig(name="s23", output_dir=str(tmp_path),
                        dpo=DPOConfig(**fast, candidates={"samples": 2}),

@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 
 from erpo.data.records import PromptRecord
-from erpo.reasoning.classifier import (NONE, Exemplar, LLMRiskClassifier, RiskClassifier, evaluate_classifier,
-                                       training_exemplars)
+from erpo.reasoning.classifier import (
+    NONE,
+    Exemplar,
+    LLMRiskClassifier,
+    RiskClassifier,
+    evaluate_classifier,
+    training_exemplars,
+)
 
 
 def _one_hot_embed(texts):

@@ -7,8 +7,15 @@ from pathlib import Path
 
 from erpo.config import DataConfig, EvalConfig, RunConfig, load_config
 from erpo.generation import get_backend
-from erpo.stages.evaluate import (evaluate_model, guard_ids, guard_prompts, held_out_prompts, suite_ids,
-                                  suite_limit, suite_records)
+from erpo.stages.evaluate import (
+    evaluate_model,
+    guard_ids,
+    guard_prompts,
+    held_out_prompts,
+    suite_ids,
+    suite_limit,
+    suite_records,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 HELD_OUT = ("harmful", "jailbreak", "overrefusal", "benign")

@@ -9,7 +9,7 @@ from erpo.config import RunConfig
 from erpo.data import holdout_records
 from erpo.data.splits import normalize_text
 from erpo.reasoning.classifier import NONE
-from erpo.reasoning.format import cited_rules, split_reply, states_allowed_use
+from erpo.reasoning.format import cited_rules, states_allowed_use
 from erpo.reasoning.thoughts import TemplateThoughtWriter, ThoughtRequest, allowed_text, check_thought
 
 HOLDOUT = ["overrefusal", "harmbench"]

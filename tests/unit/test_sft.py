@@ -66,11 +66,11 @@ def test_training_changes_weights_and_lowers_loss(tmp_path, tiny_model, tiny_tok
 
 
 def test_run_sft_checkpoints_resumes_and_saves_reloadable_model(tmp_path, tiny_tokenizer, capsys):
-    from erpo.models import load_policy
     from erpo.layout import RunLayout
+    from erpo.models import load_policy
     from erpo.stages.sft import run_sft
-    from erpo.training import last_checkpoint
     from erpo.testing import tiny_llama
+    from erpo.training import last_checkpoint
     _write_sft(tmp_path)
     run_dir = tmp_path / "t"
     (run_dir / "01_data").mkdir(parents=True)

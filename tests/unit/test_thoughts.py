@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 from erpo.reasoning.format import cited_rules, split_reply, states_no_rule
-from erpo.reasoning.thoughts import (NONE, LLMThoughtWriter, TemplateThoughtWriter, ThoughtRequest, check_thought,
-                                     has_all_parts, request_topic)
+from erpo.reasoning.thoughts import (
+    NONE,
+    LLMThoughtWriter,
+    TemplateThoughtWriter,
+    ThoughtRequest,
+    check_thought,
+    has_all_parts,
+    request_topic,
+)
 
 
 @pytest.fixture(scope="module")

@@ -101,8 +101,7 @@ def _run_dir_of(model: str) -> Path:
 
 def print_eval_table(eval_root: Path, seconds: float) -> None:
     from erpo.metrics import summarize_eval
-    from erpo.tables import EVAL_COLUMNS, pick, print_table, wide_console
-    from erpo.tables import present
+    from erpo.tables import EVAL_COLUMNS, pick, present, print_table, wide_console
     rows = summarize_eval(eval_root)
     columns = present(pick(EVAL_COLUMNS, "model", "harmful_refusal", "attack_success", "attack_success_harmful",
                            "over_refusal", "benign_answered", "benign_useful", "rule_citation", "format_rate",

@@ -6,7 +6,7 @@ import argparse
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from erpo.serve.config import ServeConfig   # pydantic only: keeps `erpo --help` instant
+    from erpo.serve.config import ServeConfig  # pydantic only: keeps `erpo --help` instant
     fields = ServeConfig.model_fields
 
     def help_of(name: str) -> str:

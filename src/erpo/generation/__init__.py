@@ -14,8 +14,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from erpo.generation.base import (Conversation, Generation, GenerationBackend, SamplingParams, check_params,
-                                  continues_reply, timed, user_turn)
+from erpo.generation.base import (
+    Conversation,
+    Generation,
+    GenerationBackend,
+    SamplingParams,
+    check_params,
+    continues_reply,
+    timed,
+    user_turn,
+)
 from erpo.generation.mock import MockBackend
 from erpo.registry import Registry
 

@@ -31,8 +31,17 @@ import numpy as np
 from erpo.judges.base import DECISION_THRESHOLD, Judge, JudgeInput, Judgment, Target, judged_text
 from erpo.judges.fitted import TextModel, cached_model, fitting_key
 from erpo.judges.human_labels import PYRIT
-from erpo.judges.refusal_phrases import (HEDGE, LIST_ITEM, REDIRECT, SENTENCE_END, normalise, declines, is_refusal,
-                                         opening, refusal_pattern)
+from erpo.judges.refusal_phrases import (
+    HEDGE,
+    LIST_ITEM,
+    REDIRECT,
+    SENTENCE_END,
+    declines,
+    is_refusal,
+    normalise,
+    opening,
+    refusal_pattern,
+)
 from erpo.judges.signals import OFF_TOPIC_WORDS, content_words, distinct_trigram_ratio, is_lead_in, topic_overlap
 
 FEATURE_VERSION = 14          # bump when the features change: invalidates cached models

@@ -20,8 +20,16 @@ from typing import Any, Sequence
 
 from erpo.reasoning.answers import brief_answer, compliant_opener, safe_answer
 from erpo.reasoning.format import NO_RULE_CITATION, cited_rules, format_reply, split_reply
-from erpo.reasoning.thoughts import (NONE, TemplateThoughtWriter, ThoughtRequest, allowed_text, clip_words,
-                                     request_topic, risk_area, risk_line)
+from erpo.reasoning.thoughts import (
+    NONE,
+    TemplateThoughtWriter,
+    ThoughtRequest,
+    allowed_text,
+    clip_words,
+    request_topic,
+    risk_area,
+    risk_line,
+)
 
 KINDS = ("wrong_rule", "no_rule_comply", "over_cautious")
 BRIEF_SUFFIX = "_brief"      # kind of a brief twin: "no_rule_comply_brief", "over_cautious_brief"

@@ -28,8 +28,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from erpo.reasoning.format import (NO_RULE_CITATION, THINK_CLOSE, THINK_OPEN, cited_rules, states_allowed_use,
-                                   states_no_rule)
+from erpo.reasoning.format import (
+    NO_RULE_CITATION,
+    THINK_CLOSE,
+    THINK_OPEN,
+    cited_rules,
+    states_allowed_use,
+    states_no_rule,
+)
 
 PART_LABELS = ("Intent:", "Rule check:", "Judgement:", "Plan:")
 RISK_AREA_LABEL = "Risk area:"

@@ -30,8 +30,15 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Collection
 
-from erpo.artifacts import (hash_obj, hash_path, read_json, read_jsonl, remove_outputs_of_other_runs, write_json,
-                            write_jsonl)
+from erpo.artifacts import (
+    hash_obj,
+    hash_path,
+    read_json,
+    read_jsonl,
+    remove_outputs_of_other_runs,
+    write_json,
+    write_jsonl,
+)
 from erpo.attacks import get_attack
 from erpo.config import DataConfig, EvalConfig, RunConfig
 from erpo.data import holdout_records, load_prompts, load_source, source_name, training_records

@@ -46,8 +46,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
-from erpo.artifacts import (JsonRecord, atomic_dir, hash_obj, hash_path, read_json, read_jsonl, remove_outputs_of_other_runs,
-                            write_json, write_jsonl)
+from erpo.artifacts import (
+    JsonRecord,
+    atomic_dir,
+    hash_obj,
+    hash_path,
+    read_json,
+    read_jsonl,
+    remove_outputs_of_other_runs,
+    write_json,
+    write_jsonl,
+)
 from erpo.config import GuardConfig, IterateConfig, RunConfig
 from erpo.errors import InputError
 from erpo.generation import SamplingParams, get_backend
@@ -61,8 +70,17 @@ from erpo.reasoning.format import split_reply
 from erpo.reasoning.negatives import brief_twins
 from erpo.stages.dpo import train_dpo
 from erpo.stages.evaluate import guard_prompts, held_out_prompts  # noqa: F401  (held_out_prompts: the guard's slice rule)
-from erpo.stages.pairs import (balanced_subset, build_pairs, default_judges, first_sentence, harm_verdicts,
-                               judge_signatures, offline_candidates, preference_prompts, token_counter)
+from erpo.stages.pairs import (
+    balanced_subset,
+    build_pairs,
+    default_judges,
+    first_sentence,
+    harm_verdicts,
+    judge_signatures,
+    offline_candidates,
+    preference_prompts,
+    token_counter,
+)
 
 BackendFactory = Callable[[Path], Any]
 

@@ -21,12 +21,26 @@ import yaml
 from erpo.artifacts import Manifest, read_jsonl, write_text
 from erpo.config import RunConfig
 from erpo.layout import RunLayout
-from erpo.metrics import (distribution, guard_resolution, load_model_metrics, paired_differences, summarize_eval,
-                          trained_attacks, with_current_names)
+from erpo.metrics import (
+    distribution,
+    guard_resolution,
+    load_model_metrics,
+    paired_differences,
+    summarize_eval,
+    trained_attacks,
+    with_current_names,
+)
 from erpo.policy import load_policy_file
-from erpo.tables import (DIFF_COLUMNS, DIFF_TITLE, EVAL_COLUMNS, ROUND_COLUMNS, STAGE_COLUMNS, html_table, markdown,
-                          present)
-
+from erpo.tables import (
+    DIFF_COLUMNS,
+    DIFF_TITLE,
+    EVAL_COLUMNS,
+    ROUND_COLUMNS,
+    STAGE_COLUMNS,
+    html_table,
+    markdown,
+    present,
+)
 
 DISTRIBUTION_NOTE = ("ID = in-distribution suites (held-out halves of the training sources); OOD = sources no "
                      "training stage saw (data.holdout_sources), scored whole.")

@@ -63,10 +63,10 @@ def load_sft_examples(path: str | Path) -> list[dict]:
 def build_trainer(model: Any, tokenizer: Any, examples: list[dict], cfg: SFTConfig, output_dir: str | Path,
                   *, dtype: str = "auto") -> Any:
     """An `SFTTrainer` for `examples` (prompt/completion conversations), loss on completions only."""
+    import torch
     from datasets import Dataset
     from trl import SFTConfig as TRLSFTConfig
     from trl import SFTTrainer
-    import torch
 
     device = str(next(model.parameters()).device)
     use_bf16 = resolve_dtype(dtype, device) == torch.bfloat16
