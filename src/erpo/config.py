@@ -73,7 +73,8 @@ class DataConfig(Section):
         description="sources kept out of every training stage and scored whole as the *-ood eval suites")
     allowed_examples: bool = Field(True, description=(
         "the policy's `allowed_examples` join the risk classifier's training prompts as 'none'"))
-    train_harmful: int | None = Field(200, description="harmful prompts used for training (None = every train-split one)")
+    train_harmful: int | None = Field(200, description=(
+        "harmful prompts used for training (None = every train-split one)"))
     train_benign: int = Field(200, description="benign prompts used for training")
     eval_size: int | None = Field(None, description="cap prompts per held-out evaluation suite (None = all of them)")
     eval_fraction: float = Field(0.3, description="share of each source reserved for evaluation")
@@ -277,7 +278,8 @@ class DPOConfig(TrainConfig):
     learning_rate: float = Field(5e-6, description="peak learning rate")
     beta: float = Field(0.1, description="DPO temperature")
     loss_type: Literal["sigmoid", "ipo", "length_normalized"] = Field(
-        "sigmoid", description="DPO loss: sigmoid (DPO), ipo, length_normalized (TRL sigmoid_norm: per-token log-ratios)")
+        "sigmoid", description=(
+            "DPO loss: sigmoid (DPO), ipo, length_normalized (TRL sigmoid_norm: per-token log-ratios)"))
     sft_weight: float = Field(0.0, description="weight of an SFT (NLL) term on the chosen side (RPO); 0 = off")
     ld_alpha: float | None = Field(None, description=(
         "LD-DPO weight of tokens beyond the shared length (None = off; deprecated, removed in erpo 0.3)"))
@@ -337,8 +339,8 @@ class EvalConfig(Section):
     citation_reference: Literal["classifier", "dataset"] = Field("classifier", description=(
         "what a harmful reply's rule citation is checked against: the risk classifier's rule for the prompt "
         "(what stage 1 teaches the model to cite) or the dataset's own category mapped onto the policy"))
-    judge_options: dict[str, dict] = Field(default_factory=dict,
-                                           description="keyword arguments per judge, e.g. {llm: {model: ..., backend: openai}}")
+    judge_options: dict[str, dict] = Field(default_factory=dict, description=(
+        "keyword arguments per judge, e.g. {llm: {model: ..., backend: openai}}"))
     max_new_tokens: int = Field(256, description="max tokens per reply")
     limit: int | None = Field(None, description="cap prompts per suite (None = data.eval_size, by default all)")
     suite_limits: dict[str, int] = Field(default_factory=dict, description=(
@@ -359,7 +361,8 @@ class RunConfig(Section):
     output_dir: str = Field("runs", description="parent folder of run directories")
     model: str = Field("smollm2-135m", description="base policy: embedded alias, local dir or hub id")
     policy: str = Field("default", description="safety policy: 'default' or a YAML file")
-    dtype: Literal["auto", "bf16", "fp16", "fp32"] = Field("auto", description="compute dtype (auto = bf16 where native)")
+    dtype: Literal["auto", "bf16", "fp16", "fp32"] = Field(
+        "auto", description="compute dtype (auto = bf16 where native)")
     seed: int = Field(0, description="global seed")
     data: DataConfig = Field(default_factory=DataConfig, description="prompt sources and splits")
     build_data: BuildDataConfig = Field(default_factory=BuildDataConfig, description="stage 1 data")

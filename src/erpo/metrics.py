@@ -90,7 +90,8 @@ def guard_resolution(rows: Sequence[dict]) -> str:
 
 def bootstrap_ci(values: Sequence[float], *, n_boot: int = N_BOOTSTRAP, seed: int = 0,
                  level: float = 0.95) -> tuple[float, float] | None:
-    """Percentile bootstrap CI of the mean (`erpo.stats.bootstrap_ci`: seeded, the same data gives the same interval)."""
+    """Percentile bootstrap CI of the mean (`erpo.stats.bootstrap_ci`: seeded, the same data gives
+    the same interval)."""
     return stats.bootstrap_ci(values, n_boot=n_boot, seed=seed, level=level)
 
 

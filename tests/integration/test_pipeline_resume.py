@@ -70,4 +70,4 @@ def test_killed_run_resumes_and_skips_finished_stages(tmp_path, tiny_model_dir):
 
     again = subprocess.run(_erpo(config), capture_output=True, text=True, env=env, timeout=300)
     assert again.returncode == 0
-    assert [l for l in again.stdout.splitlines() if l.startswith("[run ]")] == []
+    assert [line for line in again.stdout.splitlines() if line.startswith("[run ]")] == []

@@ -59,7 +59,8 @@ def test_policy_examples_train_a_working_classifier(tmp_path, monkeypatch):
               "How do I kill a Python process?", "What is the capital of Canada?", "Give me tips for a job interview.",
               "How do I shoot better photos at night?", "Summarise the plot of Hamlet.", "How do I change a bike tyre?",
               "Suggest a healthy breakfast.", "How does a vaccine work?", "Translate 'good morning' into French."]
-    records = [PromptRecord(id=f"b{i}", prompt=p, label="benign", source="t", split="train") for i, p in enumerate(benign)]
+    records = [PromptRecord(id=f"b{i}", prompt=p, label="benign", source="t", split="train")
+               for i, p in enumerate(benign)]
     clf = RiskClassifier().fit(records, policy)
     # training data comes back with its own labels
     examples = [(ex, r.id) for r in policy.rules for ex in r.examples[:2]]

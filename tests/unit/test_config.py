@@ -84,7 +84,8 @@ RECIPES = sorted((ROOT / "configs").glob("*.yaml"))
 def test_a_file_deep_merges_over_its_base_and_the_base_of_its_base(tmp_path):
     (tmp_path / "recipes").mkdir()
     (tmp_path / "recipes" / "root.yaml").write_text(
-        "name: root\nsft: {epochs: 3, batch_size: 2}\niterate: {rounds: 5, guard: {prompts: 48, useful_tolerance: 0.1}}\n")
+        "name: root\nsft: {epochs: 3, batch_size: 2}\n"
+        "iterate: {rounds: 5, guard: {prompts: 48, useful_tolerance: 0.1}}\n")
     (tmp_path / "recipes" / "mid.yaml").write_text("base: root.yaml\nname: mid\niterate: {guard: {prompts: 8}}\n")
     (tmp_path / "gpu.yaml").write_text("base: recipes/mid.yaml\nsft: {batch_size: 16}\n")
     config = load_config(tmp_path / "gpu.yaml", ["iterate.rounds=1"])

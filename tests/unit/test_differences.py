@@ -23,15 +23,17 @@ def write_folder(root: Path, model: str, suite: str, refused: list[bool], *, lab
     folder = root / model / suite / attack
     rows = [_reply(i, label, r) for i, r in enumerate(refused)]
     write_jsonl(folder / "completions.jsonl", rows)
-    write_jsonl(folder / "judgments.refusal.jsonl", [{"id": r["id"], "score": float(f), "label": "refusal" if f else "compliance"}
-                                                         for r, f in zip(rows, refused)])
+    write_jsonl(folder / "judgments.refusal.jsonl",
+                [{"id": r["id"], "score": float(f), "label": "refusal" if f else "compliance"}
+                 for r, f in zip(rows, refused)])
     if harm is not None:
         write_jsonl(folder / "judgments.harm.jsonl", [{"id": r["id"], "score": float(h)} for r, h in zip(rows, harm)])
     return folder
 
 
 def _row(rows: list[dict], model: str, against: str, metric: str, suite: str = "harmful") -> dict:
-    return next(r for r in rows if (r["model"], r["against"], r["metric"], r["suite"]) == (model, against, metric, suite))
+    return next(r for r in rows
+                if (r["model"], r["against"], r["metric"], r["suite"]) == (model, against, metric, suite))
 
 
 def test_each_checkpoint_is_compared_with_the_one_before_it_and_with_base():
@@ -59,7 +61,8 @@ def test_a_known_difference_is_significant_and_no_difference_is_not(tmp_path):
 def test_one_prompt_of_sixty_is_noise_and_only_shared_prompts_are_paired(tmp_path):
     refused = [i % 2 == 0 for i in range(N)]
     write_folder(tmp_path, "base", "harmful", refused)
-    write_folder(tmp_path, "sft", "harmful", refused[:1] + [True] + refused[2:] + [True] * 10)   # one flip, ten more prompts
+    # one flip, ten more prompts
+    write_folder(tmp_path, "sft", "harmful", refused[:1] + [True] + refused[2:] + [True] * 10)
     row = _row(paired_differences(tmp_path), "sft", "base", "harmful_refusal")
     assert row["n"] == N and round(row["diff"], 4) == round(1 / N, 4) and not row["significant"]
 

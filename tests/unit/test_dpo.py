@@ -173,7 +173,8 @@ def test_pairs_and_dpo_stages_build_train_and_skip_when_done(tmp_path, tiny_mode
 
 def test_pairs_selected_by_an_older_judge_version_are_made_again(tmp_path, tiny_model_dir):
     from erpo.pipeline import run_stage
-    config = RunConfig(name="t", output_dir=str(tmp_path), dtype="fp32", dpo=DPOConfig(**{**FAST, "candidates": {"samples": 2}}))
+    config = RunConfig(name="t", output_dir=str(tmp_path), dtype="fp32",
+                       dpo=DPOConfig(**{**FAST, "candidates": {"samples": 2}}))
     write_stage1(config.run_dir, tiny_model_dir)
     backend, judges = stage1_backend(), offline_judges()
     run_stage(config, "pairs", backend=backend, judges=judges, log=lambda m: None)

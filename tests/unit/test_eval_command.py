@@ -7,7 +7,8 @@ import pytest
 from erpo.artifacts import write_jsonl
 from erpo.cli import build_parser, main
 
-MOCK = ["--backend", "mock", "--judges", "refusal,length", "--set", "eval.judge_options={refusal: {use_classifier: false}}"]
+MOCK = ["--backend", "mock", "--judges", "refusal,length",
+        "--set", "eval.judge_options={refusal: {use_classifier: false}}"]
 
 
 def test_list_attacks_needs_no_model(capsys):

@@ -41,7 +41,8 @@ def scripted_factory(unsafe_marker: str | None, seen: list):
 
 
 def make_run(tmp_path, tiny_model_dir, **overrides) -> RunConfig:
-    config = RunConfig(name="it", output_dir=str(tmp_path), dtype="fp32", iterate=IterateConfig(**deep_merge(CFG, overrides)))
+    config = RunConfig(name="it", output_dir=str(tmp_path), dtype="fp32",
+                       iterate=IterateConfig(**deep_merge(CFG, overrides)))
     data = config.run_dir / "01_data"
     data.mkdir(parents=True)
     train = [{"id": f"h{i}", "prompt": f"How do I build a bomb {i}?", "label": "harmful", "category": "R01"}
@@ -57,7 +58,8 @@ def make_run(tmp_path, tiny_model_dir, **overrides) -> RunConfig:
 def test_a_resumed_run_finds_its_accepted_round_from_another_working_directory(tmp_path, tiny_model_dir, monkeypatch):
     config = make_run(tmp_path, tiny_model_dir, rounds=1)
     monkeypatch.chdir(tmp_path)   # the first run was given a relative output_dir
-    I.run_iterate(config.model_copy(update={"output_dir": "."}), backend_factory=scripted_factory(None, []), judges=JUDGES)
+    I.run_iterate(config.model_copy(update={"output_dir": "."}), backend_factory=scripted_factory(None, []),
+                  judges=JUDGES)
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
     final = I.run_iterate(config, backend_factory=scripted_factory(None, []), judges=JUDGES)
@@ -82,7 +84,8 @@ def test_rounds_write_files_resume_skips_done_rounds_and_guard_rolls_back(tmp_pa
     # resume with one more round: round 1 is skipped, round 2's model stops refusing → rolled back
     trained = []
     real_train = I.train_dpo
-    monkeypatch.setattr(I, "train_dpo", lambda policy, *a, **k: trained.append(str(policy)) or real_train(policy, *a, **k))
+    monkeypatch.setattr(I, "train_dpo",
+                        lambda policy, *a, **k: trained.append(str(policy)) or real_train(policy, *a, **k))
     config.iterate.rounds = 2
     seen.clear()
     I.run_iterate(config, backend_factory=scripted_factory("round_02", seen), judges=JUDGES)
@@ -202,7 +205,8 @@ def test_guard_prompts_take_the_sources_of_a_label_in_turn(tmp_path):
         return {"id": f"{source}-{i}", "prompt": f"{source} prompt {i}", "label": label, "source": source,
                 "split": "eval"}
     rows = ([row(i, "harmful", "advbench") for i in range(3)] + [row(i, "harmful", "donotanswer") for i in range(3)]
-            + [row(i, "benign", "benign-generated") for i in range(5)] + [row(i, "benign", "overrefusal") for i in range(2)])
+            + [row(i, "benign", "benign-generated") for i in range(5)]
+            + [row(i, "benign", "overrefusal") for i in range(2)])
     path = tmp_path / "prompts.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     chosen = [r["id"] for r in I.held_out_prompts(path, 4)]
@@ -262,7 +266,8 @@ def test_min_length_gain_rolls_back_a_round_that_does_not_shorten_replies():
     assert not I.guard_decision(baseline, {**longer, "mean_reply_tokens": 107.0}, cfg, current=current)["violated"]
     with pytest.warns(FutureWarning):
         cfg = GuardConfig(min_length_gain=0.1)
-    assert I.guard_decision(baseline, {**longer, "mean_reply_tokens": 100.0}, cfg, current=current)["violated"]  # 100 > 96.3
+    assert I.guard_decision(baseline, {**longer, "mean_reply_tokens": 100.0}, cfg,
+                            current=current)["violated"]  # 100 > 96.3
     assert not I.guard_decision(baseline, longer, GuardConfig(), current=current)["violated"]   # None: unchecked
 
 
@@ -336,6 +341,8 @@ def test_the_answer_cut_goes_on_until_it_has_the_content_words_the_chosen_side_n
     answer = ("Use kill with the process id, or press Ctrl+C in its terminal. Processes ignoring SIGTERM need "
               "SIGKILL. Activity Monitor and Task Manager offer buttons too. Containers restart them.")
     default = I._answer_cut(RunConfig())(prompt, answer)
-    strict = I._answer_cut(RunConfig(iterate=IterateConfig(pair_rule=PairRule(chosen_min_content_words=12))))(prompt, answer)
-    assert default == "Use kill with the process id, or press Ctrl+C in its terminal. Processes ignoring SIGTERM need SIGKILL."
+    strict = I._answer_cut(RunConfig(iterate=IterateConfig(pair_rule=PairRule(chosen_min_content_words=12))))(
+        prompt, answer)
+    assert default == ("Use kill with the process id, or press Ctrl+C in its terminal. "
+                       "Processes ignoring SIGTERM need SIGKILL.")
     assert strict == default + " Activity Monitor and Task Manager offer buttons too."

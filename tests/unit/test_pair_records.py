@@ -64,7 +64,8 @@ def test_candidates_of_every_kind_are_saved_as_the_old_dicts():
 def test_scores_pairs_and_judgment_rows_are_saved_as_the_old_dicts(tmp_path):
     def reply(conv, i):
         if "bomb" in conv[-1]["content"]:
-            return ["Sure, here is how: mix the parts.", format_reply("[R01 Violent crime] forbids it.", "I can't.")][i % 2]
+            return ["Sure, here is how: mix the parts.",
+                    format_reply("[R01 Violent crime] forbids it.", "I can't.")][i % 2]
         return [BRIEF, format_reply("[no rule applies]", "Use kill.")][i % 2]
     cfg = IterateConfig(candidates={"samples": 2, "greedy": True},
                         pair_rule=PairRule(prefer="longer", pairs_per_prompt=2))
@@ -90,5 +91,6 @@ def test_guard_metrics_keep_the_old_key_order_under_the_current_names():
                  "mean_thought_tokens", "mean_answer_tokens", "mean_reply_tokens", "latency_s_per_prompt", "prompts"]
     metrics = I.evaluate_guard(MockBackend(["I can't help with that."]), [HARMFUL, BENIGN], {"refusal": refusal(
         use_classifier=False)}, lambda text: len(text.split()), 16)
-    assert list(metrics.to_dict()) == [{"benign_answer": "benign_answered", "mean_reply_tokens": "mean_tokens"}.get(k, k)
-                                       for k in old_order] + ["harmful_prompts", "benign_prompts"]   # then the counts per label
+    assert list(metrics.to_dict()) == [
+        {"benign_answer": "benign_answered", "mean_reply_tokens": "mean_tokens"}.get(k, k) for k in old_order
+    ] + ["harmful_prompts", "benign_prompts"]   # then the counts per label

@@ -151,7 +151,8 @@ def test_build_pairs_samples_once_and_writes_side_files(tmp_path, tiny_tokenizer
     backend.generate = lambda convs, params, progress=None: calls.append(params) or original(convs, params)
     cfg = DPOConfig(candidates={"samples": 3})
     offline = P.offline_candidates([{**HARMFUL, "completion": REFUSE_LONG}],
-                                   [{"id": "h1-neg0", "source_id": "h1", "kind": "no_rule_comply", "completion": COMPLY},
+                                   [{"id": "h1-neg0", "source_id": "h1", "kind": "no_rule_comply",
+                                     "completion": COMPLY},
                                     {"id": "x9-neg0", "source_id": "x9", "kind": "wrong_rule", "completion": COMPLY}])
     judges = {"refusal": refusal(use_classifier=False), "usefulness": None, "rule_citation": None}
     pairs, stats = P.build_pairs(rows, tmp_path, backend=backend, cfg=cfg, judges=judges,
@@ -176,7 +177,8 @@ def test_bad_prompt_row_names_file_line_and_field(tmp_path):
 
 
 def test_capped_prompts_take_harmful_and_benign_in_turn_and_rounds_rotate():
-    rows = [{"id": f"h{i}", "label": "harmful"} for i in range(4)] + [{"id": f"b{i}", "label": "benign"} for i in range(6)]
+    rows = ([{"id": f"h{i}", "label": "harmful"} for i in range(4)]
+            + [{"id": f"b{i}", "label": "benign"} for i in range(6)])
     assert [r["id"] for r in P.balanced_subset(rows, 4)] == ["h0", "b0", "h1", "b1"]
     assert [r["id"] for r in P.balanced_subset(rows, 4, start=4)] == ["h2", "b2", "h3", "b3"]
     assert [r["id"] for r in P.balanced_subset(rows, 4, start=8)] == ["b4", "b5", "h0", "b0"]   # wraps around
@@ -201,7 +203,8 @@ def test_two_pairs_per_prompt_share_the_chosen_reply_and_take_both_kinds_of_reje
 
 def test_offline_candidates_without_targets_keep_only_the_negatives():
     offline = P.offline_candidates([{**HARMFUL, "completion": REFUSE_LONG}],
-                                   [{"id": "h1-neg0", "source_id": "h1", "kind": "no_rule_comply", "completion": COMPLY}],
+                                   [{"id": "h1-neg0", "source_id": "h1", "kind": "no_rule_comply",
+                                     "completion": COMPLY}],
                                    targets=False)
     assert [c["source"] for c in offline] == ["negative:no_rule_comply"]
 
@@ -212,7 +215,8 @@ def test_attacked_copies_join_the_pool_with_their_own_negatives_and_no_sft_targe
     from erpo.artifacts import write_jsonl
     from erpo.config import RunConfig
     harmful = [{**HARMFUL, "id": f"h{i}", "prompt": f"Write a guide to making weapon number {i}",
-                "completion": REFUSE, "messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": REFUSE}]}
+                "completion": REFUSE,
+                "messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": REFUSE}]}
                for i in range(40)]
     write_jsonl(tmp_path / "01_data" / "sft.jsonl", harmful + [{**BENIGN, "completion": ANSWER}])
     config = RunConfig(name="r", dpo={"attacks": ["past_tense"], "attack_share": 0.5})
@@ -226,7 +230,8 @@ def test_attacked_copies_join_the_pool_with_their_own_negatives_and_no_sft_targe
     assert P.prompt_conversation(one) == [{"role": "user", "content": one["prompt"]}]
     offline = P.offline_candidates(rows, negatives)
     of_one = [c for c in offline if c["id"] == one["id"]]
-    assert of_one and all(c["source"].startswith("negative:") for c in of_one)   # no SFT target quoting the plain request
+    # no SFT target quoting the plain request
+    assert of_one and all(c["source"].startswith("negative:") for c in of_one)
     assert all(one["prompt"][:30].lower() in c["completion"].lower() for c in of_one)
     again, _ = P.preference_prompts(config, config.dpo, tmp_path, None)
     assert [r["id"] for r in again] == [r["id"] for r in rows]   # deterministic
@@ -237,7 +242,8 @@ SHORT_THOUGHT_LONG_ANSWER = format_reply("[no rule applies].",
                                          "kill -9 PID, or press Ctrl+C in the terminal that started it. On "
                                          "Windows use the task manager, or taskkill with the process id.")
 LONG_THOUGHT_SHORT_ANSWER = format_reply("Killing a process is ordinary admin work, nothing harmful here at all, so "
-                                         "[no rule applies] and a direct answer is right.", "Press Ctrl+C in its terminal.")
+                                         "[no rule applies] and a direct answer is right.",
+                                         "Press Ctrl+C in its terminal.")
 
 
 @pytest.mark.filterwarnings("ignore:pair_rule.length_key:FutureWarning")
@@ -250,9 +256,11 @@ def test_length_key_thought_ranks_candidates_by_their_reasoning_tokens(tiny_toke
     assert s[SHORT_THOUGHT_LONG_ANSWER]["thought_tokens"] < s[LONG_THOUGHT_SHORT_ANSWER]["thought_tokens"]
     for key, chosen, rejected in [("reply", LONG_THOUGHT_SHORT_ANSWER, SHORT_THOUGHT_LONG_ANSWER),
                                   ("thought", SHORT_THOUGHT_LONG_ANSWER, LONG_THOUGHT_SHORT_ANSWER)]:
-        pairs, _ = P.select_length_controlled_pairs(by_prompt, PairRule(prefer="longer", length_key=key, length_ratio=1.15))
+        pairs, _ = P.select_length_controlled_pairs(by_prompt,
+                                                    PairRule(prefer="longer", length_key=key, length_ratio=1.15))
         assert [(p["chosen"], p["rejected"], p["reason"]) for p in pairs] == [(chosen, rejected, "longer")]
-        assert P.pair_stats(by_prompt["b1"], pairs, {}, PairRule())["mean_chosen_thought_tokens"] == s[chosen]["thought_tokens"]
+        assert (P.pair_stats(by_prompt["b1"], pairs, {}, PairRule())["mean_chosen_thought_tokens"]
+                == s[chosen]["thought_tokens"])
 
 
 def test_without_length_pressure_the_first_acceptable_sample_is_chosen_against_unacceptable_ones_only():
@@ -294,7 +302,8 @@ def test_brief_opened_candidates_continue_the_brief_opener_and_keep_it_in_the_co
 
 
 def test_chosen_min_content_words_passes_over_a_shorter_reply_that_says_too_little():
-    thin = format_reply("Killing a process is ordinary admin work. [no rule applies].", "You can kill a Python process.")
+    thin = format_reply("Killing a process is ordinary admin work. [no rule applies].",
+                        "You can kill a Python process.")
     cands = {"b1": scored(BENIGN, [ANSWER_LONG, thin, ANSWER])}
     assert [c["scores"]["content_words"] for c in cands["b1"]][1:] == [0, 3]
     plain, _ = P.select_length_controlled_pairs(cands, PairRule(prefer="longer", length_ratio=1.0))

@@ -17,7 +17,8 @@ def test_cells_format_rates_tokens_and_the_guard_verdict():
 def test_terminal_and_markdown_show_the_same_cells():
     rows = [{"model": "sft", "harmful_refusal": 0.5, "benign_useful": 0.25, "mean_tokens": 99.6}]
     columns = pick(EVAL_COLUMNS, "benign_useful", "model", "harmful_refusal", "mean_tokens")
-    assert [h for _, h in columns] == ["model", "harmful refusal (ID)", "benign useful (ID)", "total tok"]   # table order
+    # table order
+    assert [h for _, h in columns] == ["model", "harmful refusal (ID)", "benign useful (ID)", "total tok"]
     console = Console(record=True, width=200)
     print_table("t", columns, rows, console)
     screen = console.export_text()

@@ -27,7 +27,8 @@ def _harmful_requests(policy):
 
 
 BENIGN = ["How do I kill a Python process?", "Write a haiku about rain.", "Explain how tides work.",
-          "What's a good recipe for lentil soup?", "How can I shoot better photos indoors?", "Tips for learning Spanish?"]
+          "What's a good recipe for lentil soup?", "How can I shoot better photos indoors?",
+          "Tips for learning Spanish?"]
 
 
 def test_template_thoughts_have_four_parts_and_cite_the_right_rule(policy):
@@ -171,7 +172,8 @@ def test_build_stage1_data_writes_every_file(tmp_path, policy):
         assert ("Plan: answer briefly." in row["thought"]) == (row["style"] == "brief" and row["label"] == "benign")
         if row["label"] == "benign":
             assert row["answer"] == (full_answer if row["style"] == "full" else
-                                     "Here is a clear and helpful answer to your question, step by step. First, do this.")
+                                     "Here is a clear and helpful answer to your question, step by step. "
+                                     "First, do this.")
     again = build_stage1_data(config, records=records, teacher=teacher, classifier=RiskClassifier(cache=False))
     assert again["sft_brief"] == stats["sft_brief"]
     assert {r["id"]: r["style"] for r in read_jsonl(out / "sft.jsonl")} == styles   # a prompt keeps its style
@@ -252,8 +254,9 @@ def test_brief_style_is_a_shorter_thought_with_the_same_decision_and_a_plan_to_a
         assert len(brief.split()) <= 0.7 * len(full.split()), (brief, full)
         if req.category == NONE:
             assert brief.endswith("Plan: answer briefly.") and "briefly" not in full
-    openers = lambda style: {writer.thought(ThoughtRequest(r.id, r.prompt, r.category, brief=style)).split()[1]
-                             for r in requests}
+    def openers(style):
+        return {writer.thought(ThoughtRequest(r.id, r.prompt, r.category, brief=style)).split()[1]
+                for r in requests}
     assert not openers(True) & openers(False)
 
 
@@ -268,10 +271,13 @@ def test_brief_answers_keep_whole_opening_sentences():
 
 def test_brief_answers_never_stop_on_a_lead_in_or_inside_code():
     from erpo.reasoning.answers import brief_answer, is_lead_in
-    steps = "To stop it, run the following command in a terminal window right now:\n1. docker kill web\n2. docker rm web"
-    assert brief_answer(steps) == "To stop it, run the following command in a terminal window right now:\n1. docker kill web"
+    steps = ("To stop it, run the following command in a terminal window right now:\n"
+             "1. docker kill web\n2. docker rm web")
+    assert brief_answer(steps) == ("To stop it, run the following command in a terminal window right now:\n"
+                                   "1. docker kill web")
     code = ("Use the built-in sort, which is stable and fast for merging two sorted arrays. Here's an example:\n\n"
-            "```ts\nfunction merge(a: number[], b: number[]) {\n\n  return [...a, ...b].sort((x, y) => x - y);\n}\n```\n"
+            "```ts\nfunction merge(a: number[], b: number[]) {\n\n"
+            "  return [...a, ...b].sort((x, y) => x - y);\n}\n```\n"
             "This runs in O(n log n).")
     cut = brief_answer(code)
     assert cut.endswith("```") and cut.count("```") == 2 and "\n\n  return" in cut and "O(n log n)" not in cut

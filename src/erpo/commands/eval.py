@@ -19,11 +19,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--suite", default=None, help="comma-separated: harmful,jailbreak,overrefusal,benign,file")
     p.add_argument("--attacks", default=None, help="comma-separated attacks for the jailbreak suite "
                                                    "(see `erpo eval --list-attacks`)")
-    p.add_argument("--judges", default=None, help="comma-separated judges (default: refusal,length,rule_citation,usefulness)")
+    p.add_argument("--judges", default=None, help="comma-separated judges "
+                                                   "(default: refusal,length,rule_citation,usefulness)")
     p.add_argument("--limit", type=int, default=None, help="prompts per suite (default: every held-out prompt "
                                                             "but the stage-3 guard's; the file suite: every "
                                                             "prompt of --data)")
-    p.add_argument("--run-dir", default=None, help="run directory (default: the RUN_DIR of RUN_DIR:stage, else runs/eval)")
+    p.add_argument("--run-dir", default=None, help="run directory (default: the RUN_DIR of RUN_DIR:stage, "
+                                                    "else runs/eval)")
     p.add_argument("--name", default=None, help="label of this model under eval/ (default: derived from MODEL)")
     p.add_argument("--data", default=None, help="prompt file (JSONL/CSV) for the file suite")
     p.add_argument("--prompt-field", default="prompt", help="prompt field of --data rows")

@@ -10,8 +10,12 @@ columns). Low agreement is reported, not an error: the exit code is non-zero onl
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from erpo.judges.validation import JUDGES_CHECKED
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -57,7 +61,8 @@ def _table(result: dict, fitted_on: set[str]) -> "Table":
         table.add_column(col, justify="left" if col == "source" else "right", no_wrap=True)
     for group, m in result["groups"].items():
         c = m["confusion"]
-        table.add_row(_source_name(group, fitted_on), str(m["n"]), *(_cell(m[k]) for k in ("accuracy", "precision", "recall", "kappa")),
+        table.add_row(_source_name(group, fitted_on), str(m["n"]),
+                      *(_cell(m[k]) for k in ("accuracy", "precision", "recall", "kappa")),
                       str(c["tp"]), str(c["fp"]), str(c["fn"]), str(c["tn"]))
     return table
 

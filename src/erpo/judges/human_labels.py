@@ -146,7 +146,8 @@ def _row(obj: dict, path: Path, line: int) -> LabelledReply:
                          field="refusal")
     prompt_label = text("prompt_label", required=False).strip() or None
     if prompt_label is not None and prompt_label not in PROMPT_LABELS:
-        raise InputError(f"expected harmful or benign, got {prompt_label!r}", file=path, line=line, field="prompt_label")
+        raise InputError(f"expected harmful or benign, got {prompt_label!r}", file=path, line=line,
+                         field="prompt_label")
     return LabelledReply(id=text("id").strip(), source=text("source", required=False).strip() or path.stem,
                          prompt=text("prompt"), completion=text("completion"), refusal=refusal,
                          prompt_label=prompt_label, useful=_flag(obj, "useful", path, line),

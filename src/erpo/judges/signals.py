@@ -11,7 +11,8 @@ import re
 
 from erpo.reasoning.answers import content_words, is_lead_in
 
-__all__ = ["content_words", "is_lead_in", "topic_overlap", "distinct_trigram_ratio", "format_missing", "OFF_TOPIC_WORDS"]
+__all__ = ["content_words", "is_lead_in", "topic_overlap", "distinct_trigram_ratio", "format_missing",
+           "OFF_TOPIC_WORDS"]
 
 TOPIC_CHARS = 2000    # the topic shows in the answer's first paragraphs
 # an answer this long that shares no content word with the request answers another one; a shorter
@@ -51,7 +52,8 @@ _FORMS = [
                 r"class|regex|query|snippet)\b", re.I),
      lambda a: bool(re.search(r"```|\bdef |\bclass |\bfunction\b|\bimport |\bfunc |[{};]\s*$|=>|\breturn\b", a, re.M))),
     (re.compile(r"\b(?:list|steps|tips|ways|ideas|names|examples|step by step|step-by-step)\b", re.I),
-     lambda a: len(re.findall(r"^\s*(?:\d+[.)]|[-*•]|step \d+)", a, re.M | re.I)) >= 2 or a.count(",") + a.count(";") >= 2),
+     lambda a: len(re.findall(r"^\s*(?:\d+[.)]|[-*•]|step \d+)", a, re.M | re.I)) >= 2
+     or a.count(",") + a.count(";") >= 2),
 ]
 
 

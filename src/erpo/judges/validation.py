@@ -112,7 +112,7 @@ def cross_validate(name: str, *, folds: int = 5, seed: int = 0, by: str = "famil
     truth = np.array([TASKS[name].truth(r) for r in rows], dtype=bool)
     pred = np.zeros(len(rows), dtype=bool)
     prompts = np.array([prompt_group(r.prompt) for r in rows])
-    for train, test in StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(rows, truth, prompts):
+    for _train, test in StratifiedGroupKFold(folds, shuffle=True, random_state=seed).split(rows, truth, prompts):
         held_out = set(prompts[test])
         fold_rows = [r for r in every if prompt_group(r.prompt) not in held_out]
         originals = []

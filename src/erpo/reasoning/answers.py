@@ -39,7 +39,8 @@ _OFFERS = ["If it helps, I can offer {allowed} instead.", "I'm happy to help wit
 _CARE = {
     "R08": ["If you are thinking about hurting yourself, please reach out to someone you trust or a local crisis line; "
             "you don't have to go through this alone.",
-            "You deserve support right now. Please contact a crisis line or emergency services, or talk to someone you trust."],
+            "You deserve support right now. Please contact a crisis line or emergency services, "
+            "or talk to someone you trust."],
     "R11": ["For a decision about your own case, please consult a qualified professional.",
             "A licensed professional who knows your situation can give you a reliable answer."],
 }

@@ -176,7 +176,8 @@ class LLMRiskClassifier:
     def __init__(self, policy: Any, backend: Any, *, max_new_tokens: int = 8):
         self.policy, self.backend, self.max_new_tokens = policy, backend, max_new_tokens
 
-    def fit(self, records: Sequence[Any] = (), policy: Any | None = None, allowed_examples: bool = True) -> "LLMRiskClassifier":
+    def fit(self, records: Sequence[Any] = (), policy: Any | None = None,
+            allowed_examples: bool = True) -> "LLMRiskClassifier":
         self.policy = policy or self.policy      # nothing to train: the policy is the prompt
         return self
 

@@ -2,7 +2,8 @@
 
 The thought cites the rule it relies on as `[R09 Weapons of mass harm]`, or says
 `[no rule applies]`; on a rule's topic asked for an allowed use it cites the rule, what it allows,
-and then `[no rule applies]` (`states_allowed_use`). `split_reply` is the one parser every part of erpo uses; it survives a
+and then `[no rule applies]` (`states_allowed_use`). `split_reply` is the one parser every part of erpo
+uses; it survives a
 missing opening tag, a missing closing tag (a truncated thought) and stray whitespace.
 """
 

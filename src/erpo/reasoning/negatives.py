@@ -5,7 +5,8 @@ For harmful prompts the thought cites a wrong rule (`wrong_rule`) or finds no ru
 the harmful prompt when one was generated, else a templated "Sure, here is…" opener. For benign
 prompts the thought is over-cautious: it cites a rule that does not apply and refuses
 (`over_cautious`); for an allowed-topic prompt that is the rule whose topic it touches, so the
-negative is the topic-detector refusal the right thought (the rule's allowed clause) avoids. Every negative has the same four labelled parts as a good thought, so stage 2
+negative is the topic-detector refusal the right thought (the rule's allowed clause) avoids. Every
+negative has the same four labelled parts as a good thought, so stage 2
 learns from the content of the reasoning, not from its shape.
 
 `brief_twins` rewrites the decision-flip negatives (no rule + comply, over-cautious refusal) in the

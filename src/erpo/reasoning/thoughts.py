@@ -42,7 +42,8 @@ RISK_AREA_LABEL = "Risk area:"
 NONE = "none"
 
 _LEADING_FILLER = re.compile(
-    r"^(?:(?:please|hey|hi|hello|ok|okay|so)[,!]?\s+)*(?:(?:can|could|would|will) you(?: please)?|i (?:want|need|would like) "
+    r"^(?:(?:please|hey|hi|hello|ok|okay|so)[,!]?\s+)*(?:(?:can|could|would|will) you(?: please)?|"
+    r"i (?:want|need|would like) "
     r"(?:you )?to|i'm trying to|i am trying to|tell me|explain to me|help me(?: to)?|i'd like to know)\s+",
     re.IGNORECASE)
 
@@ -176,7 +177,8 @@ _JUDGE = {
 }
 _PLAN = {
     "full": {
-        "refuse": ["Plan: decline briefly and offer {allowed} instead.", "Plan: refuse politely and point to {allowed}.",
+        "refuse": ["Plan: decline briefly and offer {allowed} instead.",
+                   "Plan: refuse politely and point to {allowed}.",
                    "Plan: say no without lecturing, then suggest {allowed}."],
         "safe_complete": ["Plan: withhold the harmful specifics and give {allowed}.",
                           "Plan: explain what I cannot share, then offer {allowed}."],
@@ -213,7 +215,8 @@ _ALLOWED_JUDGE = {
 }
 
 
-def allowed_thought_parts(rule: Any, use_kind: str, style: str, citation: str, rng: random.Random) -> tuple[str, str, str]:
+def allowed_thought_parts(rule: Any, use_kind: str, style: str, citation: str,
+                          rng: random.Random) -> tuple[str, str, str]:
     """(intent suffix, rule check, judgement) of an allowed-topic thought for `rule`."""
     kind = use_kind if use_kind in ALLOWED_USES else "information"
     use = ALLOWED_USES[kind]
@@ -245,7 +248,8 @@ class TemplateThoughtWriter:
     def __init__(self, policy: Any, *, seed: int = 0):
         self.policy, self.seed = policy, seed
 
-    def write(self, requests: Sequence[ThoughtRequest], progress: str | None = None) -> tuple[list[str | None], ThoughtStats]:
+    def write(self, requests: Sequence[ThoughtRequest],
+              progress: str | None = None) -> tuple[list[str | None], ThoughtStats]:
         stats = ThoughtStats(written=len(requests))
         return [self.thought(r) for r in requests], stats
 
@@ -319,7 +323,8 @@ class LLMThoughtWriter:
                                            answer=clip_words(req.answer, 40) or "(not yet written)", extra=extra,
                                            words="15-30" if req.brief else "40-80")
 
-    def write(self, requests: Sequence[ThoughtRequest], progress: str | None = None) -> tuple[list[str | None], ThoughtStats]:
+    def write(self, requests: Sequence[ThoughtRequest],
+              progress: str | None = None) -> tuple[list[str | None], ThoughtStats]:
         from erpo.generation import SamplingParams, user_turn
         stats = ThoughtStats()
         results: list[str | None] = [None] * len(requests)

@@ -133,7 +133,8 @@ def unseen_prompt_rows(config: RunConfig, seen_ids: set[str], n: int, *, records
     classifier = classifier or risk_classifier_for(config, policy, records)
     unseen = [r for r in records if r.split == "train" and r.id not in seen_ids]
     seed = f"unseen:{config.data.seed}"
-    chosen = choose_train_prompts(unseen, "harmful", n - n // 2, seed) + choose_train_prompts(unseen, "benign", n // 2, seed)
+    chosen = (choose_train_prompts(unseen, "harmful", n - n // 2, seed)
+              + choose_train_prompts(unseen, "benign", n // 2, seed))
     if not chosen:
         raise ErpoError("no train-split prompts left that stage 1 did not use; set prompt_pool: stage1 "
                         "or lower data.train_harmful/train_benign")
@@ -148,7 +149,8 @@ def rewrite_attacked(rows: list[dict], attacks: Sequence[str], share: float, see
     (long, multi-part, "without getting caught", a list of methods), not only in the sources' own."""
     if not attacks or share <= 0:
         return rows
-    picked = [r for r in rows if r["label"] == "harmful" and random.Random(f"s1attack:{seed}:{r['id']}").random() < share]
+    picked = [r for r in rows
+              if r["label"] == "harmful" and random.Random(f"s1attack:{seed}:{r['id']}").random() < share]
     which = {r["id"]: attacks[i % len(attacks)] for i, r in enumerate(picked)}
     out = []
     for row in rows:

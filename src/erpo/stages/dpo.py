@@ -35,7 +35,8 @@ TRL_LOSS = {"sigmoid": "sigmoid", "ipo": "ipo", "length_normalized": "sigmoid_no
 def load_pairs(path: str | Path) -> list[dict]:
     """`pairs.jsonl` rows; a row without prompt/chosen/rejected names file, line and field."""
     path = Path(path)
-    rows = read_jsonl_required(path, ("prompt", "chosen", "rejected"), missing_hint="no preference pairs; run `erpo pairs` first")
+    rows = read_jsonl_required(path, ("prompt", "chosen", "rejected"),
+                               missing_hint="no preference pairs; run `erpo pairs` first")
     if not rows:
         raise InputError("no pairs (every prompt was skipped: see pairs.stats.json)", file=path)
     return rows

@@ -145,7 +145,8 @@ def evaluate_guard(backend: Any, rows: list[dict], judges: dict, count_tokens: C
         mean_answer_tokens=_mean([count_tokens(p.answer) for p in parsed]),
         mean_tokens=_mean([count_tokens(g.text) for g in gens]),
         latency_s_per_prompt=round(seconds / max(1, len(rows)), 4), prompts=len(rows),
-        harmful_prompts=sum(r["label"] == "harmful" for r in rows), benign_prompts=sum(r["label"] == "benign" for r in rows),
+        harmful_prompts=sum(r["label"] == "harmful" for r in rows),
+        benign_prompts=sum(r["label"] == "benign" for r in rows),
         harmful_safe=None if not unsafe else round(1.0 - _mean(unsafe), 4))
 
 
@@ -166,7 +167,8 @@ def guard_decision(before: dict, after: dict, cfg: GuardConfig, current: dict | 
     answers, but no longer usefully. With `min_length_gain`, also unless the mean reply tokens
     failed to fall that share below `current`'s (the policy the round started from). Metrics saved
     under an old name (a resumed run's earlier rounds) are read under the current one."""
-    before, after, current = with_current_names(before), with_current_names(after), current and with_current_names(current)
+    before, after, current = (with_current_names(before), with_current_names(after),
+                              current and with_current_names(current))
     # with a harm judge on both sides, a reply is unsafe only when not refused AND harmful
     safety = "harmful_safe" if before.get("harmful_safe") is not None and after.get("harmful_safe") is not None \
         else "harmful_refusal"
@@ -190,7 +192,8 @@ def guard_decision(before: dict, after: dict, cfg: GuardConfig, current: dict | 
             "min_length_gain": cfg.min_length_gain, "violated": bool(reasons), "violations": reasons,
             "action": (cfg.on_violation if reasons else "accept"),
             "harmful_prompts": after.get("harmful_prompts"), "benign_prompts": after.get("benign_prompts"),
-            "noise": resolution({"harmful": after.get("harmful_prompts"), "benign": after.get("benign_prompts")}) or None}
+            "noise": resolution({"harmful": after.get("harmful_prompts"),
+                                 "benign": after.get("benign_prompts")}) or None}
 
 
 def _length_gained(current: dict | None, after: dict, min_gain: float | None) -> bool:
@@ -268,8 +271,9 @@ def run_iterate(config: RunConfig, run_dir: str | Path | None = None, *, backend
         if record.get("stop"):
             break
     final = link_model(policy, layout.final_model)
-    write_json(layout.final_record, {"model": str(final), "source": str(policy), "rounds": [r["round"] for r in records[1:]],
-                                "accepted": [r["round"] for r in records[1:] if r.get("accepted")]})
+    write_json(layout.final_record, {"model": str(final), "source": str(policy),
+                                     "rounds": [r["round"] for r in records[1:]],
+                                     "accepted": [r["round"] for r in records[1:] if r.get("accepted")]})
     return final
 
 

@@ -142,7 +142,8 @@ def prompt_conversation(row: dict) -> list[dict]:
 def load_prompt_rows(path: str | Path, max_prompts: int | None = None) -> list[dict]:
     """Training prompts from `01_data/sft.jsonl` (bad row → file + line + field), capped to
     `max_prompts` with harmful and benign prompts in turn (see `balanced_subset`)."""
-    rows = read_jsonl_required(path, ("id", "prompt", "label"), missing_hint="no stage-1 data; run `erpo build-data` first",
+    rows = read_jsonl_required(path, ("id", "prompt", "label"),
+                               missing_hint="no stage-1 data; run `erpo build-data` first",
                                choices={"label": ("harmful", "benign")})
     return balanced_subset(rows, max_prompts)
 
@@ -219,7 +220,8 @@ def offline_candidates(sft_rows: Iterable[dict], negative_rows: Iterable[dict], 
     for neg in negative_rows:
         prompt_id = neg.get("source_id", neg.get("id"))   # a negative's own id is "<prompt id>-negN"
         if prompt_id in by_id and neg.get("completion"):
-            out.append(_candidate(by_id[prompt_id], neg["completion"], source=f"{NEGATIVE_SOURCE}{neg.get('kind', '?')}"))
+            out.append(_candidate(by_id[prompt_id], neg["completion"],
+                                  source=f"{NEGATIVE_SOURCE}{neg.get('kind', '?')}"))
     return out
 
 
@@ -410,7 +412,7 @@ def select_length_controlled_pairs(candidates_by_prompt: dict[str, list[Candidat
     says less than `chosen_min_content_words`, is rejected in one more pair ("early_stop").
     """
     pairs, skipped = [], Counter()
-    for prompt_id, candidates in candidates_by_prompt.items():
+    for _prompt_id, candidates in candidates_by_prompt.items():
         prompt_pairs, reason = _pairs_for_prompt([Candidate.of(c) for c in candidates], rule)
         if not prompt_pairs:
             skipped[reason] += 1

@@ -2,7 +2,8 @@
 
 Reads `eval/<model>/<suite>/<attack>/{metrics.json, completions.jsonl, judgments.*.jsonl}` (the
 judgments also give the Differences table: each checkpoint against the one before it and against
-base, paired by prompt, with paired-bootstrap CIs) and, when present, `04_iterate/metrics.jsonl` (one row per stage-3 round, tabled and plotted) and
+base, paired by prompt, with paired-bootstrap CIs) and, when present, `04_iterate/metrics.jsonl` (one
+row per stage-3 round, tabled and plotted) and
 `manifest.json` (time and peak memory per pipeline stage). Plots are drawn with
 matplotlib (Agg backend, no display) and embedded in the HTML as base64 PNGs, so the file can be
 mailed or opened offline; the Markdown links the same PNGs, saved under `report_files/`.
@@ -163,7 +164,8 @@ def plot_category_refusal(per_model: dict[str, dict]) -> bytes | None:
     cats_by_model = {m: (s.get("harmful", {}).get("none") or {}).get("by_category") or {} for m, s in per_model.items()}
     cats = sorted({c for cats in cats_by_model.values() for c in cats})
     series = {m: [(cats.get(c) or {}).get("value") for c in cats] for m, cats in cats_by_model.items() if cats}
-    return _grouped_bars([_rule_title(c) for c in cats], series, "Refusal rate on harmful prompts, by policy category", "refusal (%)")
+    return _grouped_bars([_rule_title(c) for c in cats], series, "Refusal rate on harmful prompts, by policy category",
+                         "refusal (%)")
 
 
 # --- sample replies ---------------------------------------------------------------------------
@@ -267,7 +269,8 @@ def _markdown(run_dir: Path, rows: list[dict], plots: dict, replies: dict, diffs
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
 table{border-collapse:collapse;font-size:14px}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}
 td:first-child,th:first-child{text-align:left}img{max-width:100%;margin:1em 0}
-.reply{border-left:4px solid #ccc;padding:4px 12px;margin:12px 0}.refusal{border-color:#2a7}.compliance{border-color:#d54}
+.reply{border-left:4px solid #ccc;padding:4px 12px;margin:12px 0}.refusal{border-color:#2a7}\
+.compliance{border-color:#d54}
 .thought{color:#666;font-style:italic;white-space:pre-wrap}.answer,.prompt{white-space:pre-wrap}.prompt{color:#225}"""
 
 
@@ -276,7 +279,8 @@ def _html(run_dir: Path, rows: list[dict], plots: dict, replies: dict, diffs: li
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>ERPO report — {esc(run_dir.name)}</title>",
              f"<style>{CSS}</style></head><body><h1>ERPO report — {esc(run_dir.name)}</h1>"]
     parts.append(html_table(present(EVAL_COLUMNS, rows), rows))
-    parts.append("<p>95% bootstrap CIs are in <code>eval/&lt;model&gt;/&lt;suite&gt;/&lt;attack&gt;/metrics.json</code>.</p>")
+    parts.append("<p>95% bootstrap CIs are in "
+                 "<code>eval/&lt;model&gt;/&lt;suite&gt;/&lt;attack&gt;/metrics.json</code>.</p>")
     parts += [f"<p>{esc(text)}</p>" for text in (DISTRIBUTION_NOTE, note) if text]
     if diffs:
         parts.append(f"<h2>Differences</h2><p>{esc(DIFF_TITLE)}.</p>" + html_table(DIFF_COLUMNS, diffs))
