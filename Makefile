@@ -24,7 +24,7 @@ test: lint
 	$(BIN)/python -m pytest -q tests
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests bench scripts
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit

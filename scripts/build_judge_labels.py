@@ -49,7 +49,8 @@ COLUMNS = ["id", "source", "prompt", "prompt_label", "completion", "refusal", "u
 
 # how many replies to take from each kind of run file (a spread, not everything)
 EVAL_CAP_PER_SOURCE = 16          # per checkpoint x suite x attack (the eval suites have 16 prompts)
-CHECKPOINT_ORDER = ("base", "sft", "dpo", "iter_01", "iter_02", "iter_03")   # training order: earlier replies are kept first
+# training order: earlier replies are kept first
+CHECKPOINT_ORDER = ("base", "sft", "dpo", "iter_01", "iter_02", "iter_03")
 SAME_TEXT_CAP = 3                 # at most this many replies with the very same completion text
 STAGE2_SAMPLES = 48               # 03_dpo/candidates.jsonl rows with source "sample"
 STAGE2_NEGATIVES = 12             # 03_dpo/candidates.jsonl rows from the synthetic negatives
@@ -179,7 +180,8 @@ def cmd_show(args: argparse.Namespace) -> None:
     rows = read_jsonl(POOL)
     rows = [r for r in rows if not args.source or r["source"].startswith(args.source)]
     if args.todo:   # only replies without a label yet
-        done = {json.loads(l)["id"] for f in WORK.glob("labels_*.jsonl") for l in f.read_text().splitlines() if l.strip()}
+        done = {json.loads(line)["id"] for f in WORK.glob("labels_*.jsonl")
+                for line in f.read_text().splitlines() if line.strip()}
         rows = [r for r in rows if r["id"] not in done and not r.get("_labels")]
     for r in rows[args.start:args.end]:
         ans = final_answer(r["completion"])
@@ -302,17 +304,27 @@ def cmd_stats(args: argparse.Namespace) -> None:
 def main() -> None:
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
-    a = sub.add_parser("pool"); a.add_argument("run"); a.add_argument("--authored", nargs="*", default=[])
-    a = sub.add_parser("show"); a.add_argument("start", type=int); a.add_argument("end", type=int)
-    a.add_argument("--source", default=""); a.add_argument("--width", type=int, default=600)
-    a.add_argument("--think", type=int, default=0); a.add_argument("--todo", action="store_true"); a.add_argument("--prompt", type=int, default=160)
+    a = sub.add_parser("pool")
+    a.add_argument("run")
+    a.add_argument("--authored", nargs="*", default=[])
+    a = sub.add_parser("show")
+    a.add_argument("start", type=int)
+    a.add_argument("end", type=int)
+    a.add_argument("--source", default="")
+    a.add_argument("--width", type=int, default=600)
+    a.add_argument("--think", type=int, default=0)
+    a.add_argument("--todo", action="store_true")
+    a.add_argument("--prompt", type=int, default=160)
     sub.add_parser("txt")
-    a = sub.add_parser("authored"); a.add_argument("file")
+    a = sub.add_parser("authored")
+    a.add_argument("file")
     sub.add_parser("merge")
     sub.add_parser("stats")
     sub.add_parser("check")
     args = p.parse_args()
-    {"pool": cmd_pool, "show": cmd_show, "txt": cmd_txt, "authored": cmd_authored, "merge": cmd_merge, "stats": cmd_stats, "check": cmd_check}[args.cmd](args)
+    commands = {"pool": cmd_pool, "show": cmd_show, "txt": cmd_txt, "authored": cmd_authored, "merge": cmd_merge,
+                "stats": cmd_stats, "check": cmd_check}
+    commands[args.cmd](args)
 
 
 if __name__ == "__main__":
