@@ -141,7 +141,7 @@ def test_a_bad_row_names_file_line_and_field(tmp_path, line, field, problem):
 def test_bad_json_and_duplicate_ids_are_reported(tmp_path):
     path = tmp_path / "bad.jsonl"
     path.write_text(json.dumps(as_dict(synthetic_rows()[0])) + "\n{not json\n")
-    with pytest.raises(InputError, match=r"bad.jsonl:2: not valid JSON"):
+    with pytest.raises(InputError, match=r"bad.jsonl:2: invalid JSON"):
         human_labels.read_labels(path)
     write_jsonl(path, [as_dict(synthetic_rows()[0])] * 2)
     with pytest.raises(InputError, match="duplicate id"):

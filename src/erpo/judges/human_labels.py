@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from erpo.artifacts import read_jsonl_numbered
 from erpo.assets import asset_path
 from erpo.errors import InputError
 
@@ -106,17 +106,7 @@ def read_labels(path: str | Path) -> list[LabelledReply]:
     if path.suffix.lower() == ".csv":
         records = [(i + 2, row) for i, row in enumerate(csv.DictReader(io.StringIO(text)))]
     else:
-        records = []
-        for i, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise InputError(f"not valid JSON ({e.msg})", file=path, line=i) from None
-            if not isinstance(obj, dict):
-                raise InputError("expected a JSON object", file=path, line=i)
-            records.append((i, obj))
+        records = read_jsonl_numbered(path)
     rows = [_row(obj, path, line) for line, obj in records]
     seen: set[str] = set()
     for (line, _), row in zip(records, rows):
