@@ -1,6 +1,6 @@
 """Sentence embeddings from the wheel-carried all-MiniLM-L6-v2 (384-d, L2-normalised).
 
-Shared by the risk classifier and the refusal judge. Mean pooling over token embeddings is
+Shared by the risk classifier and the usefulness judge. Mean pooling over token embeddings is
 what the model's sentence-transformers config specifies; it is ten lines here, so erpo does not
 take on sentence-transformers (and its dependencies) just for it.
 """
@@ -36,13 +36,16 @@ def embed(texts: Sequence[str], *, batch_size: int = 64, max_length: int = 256,
     """Embed texts → float32 array (len(texts), 384), rows L2-normalised."""
     import torch
     tok, model = _load(str(model_dir or minilm_dir()))
-    out = []
+    out = np.zeros((len(texts), 384), dtype=np.float32)
+    # batches of similar length: a short reply batched with a long one is padded to its length
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     with torch.inference_mode():
-        for i in range(0, len(texts), batch_size):
-            batch = tok(list(texts[i:i + batch_size]), padding=True, truncation=True,
+        for start in range(0, len(order), batch_size):
+            rows = order[start:start + batch_size]
+            batch = tok([texts[i] for i in rows], padding=True, truncation=True,
                         max_length=max_length, return_tensors="pt")
             hidden = model(**batch).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            out.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
-    return np.concatenate(out) if out else np.zeros((0, 384), dtype=np.float32)
+            out[rows] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+    return out

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from erpo.embeddings import embed
 from erpo.judges.base import Judge, JudgeInput, Judgment, Target, judged_text
 from erpo.judges.refusal_phrases import is_refusal
 from erpo.reasoning.answers import content_words, is_lead_in
@@ -40,23 +41,38 @@ class UsefulnessJudge(Judge):
         self.min_content_words = min_content_words
 
     def __call__(self, inputs: Sequence[JudgeInput]) -> list[Judgment]:
-        from erpo.embeddings import embed
         texts = [judged_text(inp.completion, self.target) for inp in inputs]
-        sims = [0.0] * len(inputs)
-        if inputs:
-            a, p = embed([t or "(empty)" for t in texts]), embed([i.prompt or "(empty)" for i in inputs])
-            sims = [float(x) for x in (a * p).sum(1)]
-        return [self._verdict(inp, text, sim) for inp, text, sim in zip(inputs, texts, sims)]
+        checks = [self._text_checks(inp, text) for inp, text in zip(inputs, texts)]
+        # the on-topic check is the last and the only costly one: embed only the replies that pass
+        # every other check, and each distinct prompt once (stage 2/3 judge several replies a prompt)
+        todo = [i for i, c in enumerate(checks) if not any(c["failed"].values())]
+        sims = self._similarities([inputs[i].prompt for i in todo], [texts[i] for i in todo])
+        for i, sim in zip(todo, sims):
+            checks[i]["failed"]["off_topic"] = sim < self.min_similarity
+            checks[i]["details"]["similarity"] = round(sim, 4)
+        return [self._verdict(inp, c) for inp, c in zip(inputs, checks)]
 
-    def _verdict(self, inp: JudgeInput, text: str, similarity: float) -> Judgment:
+    def _text_checks(self, inp: JudgeInput, text: str) -> dict:
         distinct = distinct_trigram_ratio(text)
         content = len(content_words(inp.prompt, text))
-        checks = {"empty": not text.strip(), "refusal": is_refusal(text),
-                  "degenerate": distinct < self.min_distinct, "lead_in": is_lead_in(text),
-                  "no_content": content < self.min_content_words, "off_topic": similarity < self.min_similarity}
-        failed = next((name for name, bad in checks.items() if bad), None)
-        return self.make(inp, 0.0 if failed else 1.0, failed or "useful", similarity=round(similarity, 4),
-                         distinct_trigrams=round(distinct, 4), content_words=content)
+        failed = {"empty": not text.strip(), "refusal": is_refusal(text), "degenerate": distinct < self.min_distinct,
+                  "lead_in": is_lead_in(text), "no_content": content < self.min_content_words}
+        return {"failed": failed, "details": {"similarity": None, "distinct_trigrams": round(distinct, 4),
+                                              "content_words": content}}
+
+    @staticmethod
+    def _similarities(prompts: list[str], answers: list[str]) -> list[float]:
+        """Cosine similarity of each answer with its prompt (MiniLM)."""
+        if not answers:
+            return []
+        distinct = sorted(set(prompts))
+        by_prompt = dict(zip(distinct, embed([p or "(empty)" for p in distinct])))
+        a = embed([t or "(empty)" for t in answers])
+        return [float(x @ by_prompt[p]) for x, p in zip(a, prompts)]
+
+    def _verdict(self, inp: JudgeInput, checks: dict) -> Judgment:
+        failed = next((name for name, bad in checks["failed"].items() if bad), None)
+        return self.make(inp, 0.0 if failed else 1.0, failed or "useful", **checks["details"])
 
 
 def usefulness(target: Target = "answer", min_similarity: float = 0.15, min_distinct: float = 0.5,
