@@ -92,6 +92,7 @@ def _run(args: argparse.Namespace) -> int:
         cap = "" if config.eval.limit is None else f" (eval.limit {config.eval.limit})"
         print(f"file suite: {n} prompts of {args.data}{cap}")
     print_eval_table(run_dir / "eval", time.perf_counter() - start)
+    print_generalization(run_dir)
     print_differences(run_dir / "eval", args.compare_to)
     return 0
 
@@ -114,6 +115,17 @@ def print_eval_table(eval_root: Path, seconds: float) -> None:
         if r["attack_success_by_attack"]:
             console.print(f"{r['model']}: ASR by attack " + ", ".join(
                 f"{a} {100 * v:.1f}%" for a, v in r["attack_success_by_attack"].items()))
+
+
+def print_generalization(run_dir: Path) -> None:
+    """The generalization table (`erpo.generalization`): each headline rate, ID beside OOD, with its CI;
+    the jailbreak rows split by trained/unseen attacks when the run directory has its config."""
+    from erpo.generalization import TITLE, generalization_tables
+    from erpo.stages.report import run_trained_attacks
+    from erpo.tables import print_table, wide_console
+    columns, rows, _, _ = generalization_tables(Path(run_dir) / "eval", run_trained_attacks(run_dir))
+    if rows:
+        print_table(TITLE, columns, rows, wide_console())
 
 
 def print_differences(eval_root: Path, compare_to: str | None = None) -> None:

@@ -31,6 +31,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def print_summary(run_dir, seconds: float) -> None:
     """One screen: a row per evaluated checkpoint, the stages' costs, and where the report is."""
+    from erpo.commands.eval import print_generalization
     from erpo.layout import RunLayout
     from erpo.metrics import summarize_eval
     from erpo.stages.report import run_trained_attacks, stage_usage
@@ -44,6 +45,7 @@ def print_summary(run_dir, seconds: float) -> None:
                                  "attack_success_trained", "attack_success_unseen", "over_refusal",
                                  "over_refusal_ood", "benign_answered", "benign_useful", "mean_tokens", "latency_s"),
                             rows), rows, console)
+        print_generalization(run_dir)
     stages = [{"stage": name, **rec} for name, rec in stage_usage(run_dir)]
     if stages:
         print_table("stages: time and peak memory (process RSS while the stage ran)", STAGE_COLUMNS, stages, console)

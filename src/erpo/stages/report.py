@@ -21,6 +21,7 @@ import yaml
 
 from erpo.artifacts import Manifest, read_jsonl, write_text
 from erpo.config import RunConfig
+from erpo.generalization import CHANGE_TITLE, TITLE, generalization_tables
 from erpo.layout import RunLayout
 from erpo.metrics import (
     distribution,
@@ -231,8 +232,9 @@ def write_report(run_dir: str | Path, *, samples: int = 3, trained: set[str] | N
     replies = {m: sample_replies(eval_root / m, samples) for m in labels}
     diffs = paired_differences(eval_root)
     note = attack_note(rows, trained)
-    md = write_text(layout.report_md, _markdown(run_dir, rows, plots, replies, diffs, note))
-    page = write_text(layout.report_html, _html(run_dir, rows, plots, replies, diffs, note))
+    general = generalization_tables(eval_root, trained)
+    md = write_text(layout.report_md, _markdown(run_dir, rows, plots, replies, diffs, note, general))
+    page = write_text(layout.report_html, _html(run_dir, rows, plots, replies, diffs, note, general))
     return [md, page]
 
 
@@ -242,13 +244,18 @@ def report_stage(config: RunConfig, run_dir: str | Path) -> None:
 
 
 def _markdown(run_dir: Path, rows: list[dict], plots: dict, replies: dict, diffs: list[dict] = (),
-              note: str = "") -> str:
+              note: str = "", general: tuple = ((), [], (), [])) -> str:
     lines = [f"# ERPO report — {run_dir.name}", ""]
     if not rows:
         lines += ["No evaluation results yet (run `erpo eval` or `erpo run`).", ""]
     lines += markdown(present(EVAL_COLUMNS, rows), rows)
     lines += ["", "Rates are point estimates; `eval/<model>/<suite>/<attack>/metrics.json` has 95% bootstrap CIs.",
               DISTRIBUTION_NOTE] + ([note] if note else []) + [""]
+    rate_columns, rate_rows, change_columns, change_rows = general
+    if rate_rows:
+        lines += ["## Generalization", "", TITLE + ".", ""] + markdown(rate_columns, rate_rows) + [""]
+    if change_rows and len(change_columns) > 2:
+        lines += [CHANGE_TITLE + ".", ""] + markdown(change_columns, change_rows) + [""]
     if diffs:
         lines += ["## Differences", "", DIFF_TITLE + ".", ""] + markdown(DIFF_COLUMNS, diffs) + [""]
     for title, columns, table in extra_tables(run_dir):
@@ -274,7 +281,8 @@ td:first-child,th:first-child{text-align:left}img{max-width:100%;margin:1em 0}
 .thought{color:#666;font-style:italic;white-space:pre-wrap}.answer,.prompt{white-space:pre-wrap}.prompt{color:#225}"""
 
 
-def _html(run_dir: Path, rows: list[dict], plots: dict, replies: dict, diffs: list[dict] = (), note: str = "") -> str:
+def _html(run_dir: Path, rows: list[dict], plots: dict, replies: dict, diffs: list[dict] = (), note: str = "",
+          general: tuple = ((), [], (), [])) -> str:
     esc = html.escape
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>ERPO report — {esc(run_dir.name)}</title>",
              f"<style>{CSS}</style></head><body><h1>ERPO report — {esc(run_dir.name)}</h1>"]
@@ -282,6 +290,11 @@ def _html(run_dir: Path, rows: list[dict], plots: dict, replies: dict, diffs: li
     parts.append("<p>95% bootstrap CIs are in "
                  "<code>eval/&lt;model&gt;/&lt;suite&gt;/&lt;attack&gt;/metrics.json</code>.</p>")
     parts += [f"<p>{esc(text)}</p>" for text in (DISTRIBUTION_NOTE, note) if text]
+    rate_columns, rate_rows, change_columns, change_rows = general
+    if rate_rows:
+        parts.append(f"<h2>Generalization</h2><p>{esc(TITLE)}.</p>" + html_table(rate_columns, rate_rows))
+    if change_rows and len(change_columns) > 2:
+        parts.append(f"<p>{esc(CHANGE_TITLE)}.</p>" + html_table(change_columns, change_rows))
     if diffs:
         parts.append(f"<h2>Differences</h2><p>{esc(DIFF_TITLE)}.</p>" + html_table(DIFF_COLUMNS, diffs))
     parts += [f"<h2>{esc(title)}</h2>" + html_table(columns, table) for title, columns, table in extra_tables(run_dir)]
