@@ -144,7 +144,7 @@ def test_the_measured_recipes_resolve_to_the_values_they_were_measured_with(name
 
 OOD_KEYS = {"data": ["holdout_sources", "allowed_examples", "benign_sources", "train_harmful", "train_benign"],
             "build_data": ["attacks", "attack_share"], "dpo": ["attacks", "attack_share"],
-            "eval": ["suites", "attacks", "suite_limits", "checkpoints"]}
+            "eval": ["suites", "attacks", "suite_limits", "checkpoints", "judges"]}
 
 
 def test_the_quickstart_resolves_as_before_the_out_of_distribution_keys():
