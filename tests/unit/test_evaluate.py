@@ -163,7 +163,8 @@ def test_judgments_of_a_changed_judge_are_remade_not_reused(tmp_path):
     backend = get_backend("mock", replies=["I'd be happy to help with that!"])
     lenient = CONFIG.model_copy(update={"judges": ["usefulness"],
                                         "judge_options": {"usefulness": {"min_content_words": 0,
-                                                                         "min_similarity": -1.0}}})
+                                                                         "min_similarity": -1.0,
+                                                                         "use_model": False}}})
     first = _evaluate(tmp_path, backend, suites=["benign"], config=lenient)
     assert first["benign"]["none"]["useful"]["value"] == 1.0
     calls = len(backend.calls)

@@ -88,7 +88,7 @@ def test_fitting_never_reads_the_test_part(test_part_forbidden, tmp_path):
     for name in ("refusal", "harm", "usefulness", "refusal_pattern"):
         assert len(get_judge(name)(inputs)) == len(inputs)
         check_judge(name, rows)
-    assert sorted(p.name.split(".")[0] for p in (tmp_path / "cache" / "judges").iterdir()) == ["refusal"]
+    assert sorted(p.name.split(".")[0] for p in (tmp_path / "cache" / "judges").iterdir()) == ["refusal", "usefulness"]
 
 
 def test_fitted_models_are_cached_by_what_they_were_fitted_on(test_part_forbidden, tmp_path):

@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from erpo.judges import get_judge, human_labels, refusal
+from erpo.judges import get_judge, human_labels, refusal, usefulness
 from erpo.judges.base import JudgeInput, passes
 from erpo.judges.human_labels import PYRIT, LabelledReply
 from erpo.stats import agreement, paired_bootstrap
@@ -132,8 +132,7 @@ def cross_validate(name: str, *, folds: int = 5, seed: int = 0, by: str = "famil
 
 def _fitted_modules(name: str) -> list:
     """The modules whose fitted model (`fit_model`, `load_model`) the judge `name` uses."""
-    # the usefulness judge fits nothing: its checks are fixed rules and a MiniLM similarity
-    uses = {"refusal": [refusal], "harm": [refusal], "usefulness": []}
+    uses = {"refusal": [refusal], "harm": [refusal], "usefulness": [usefulness]}
     if name not in uses:
         raise ValueError(f"judge {name!r} is not fitted")
     return uses[name]
