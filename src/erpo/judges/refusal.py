@@ -132,9 +132,13 @@ def dense_features(prompts: Sequence[str], answers: Sequence[str]) -> np.ndarray
     the requested content ("However, here are the steps"), list/code structure, length, content
     words (and fewer than four: a restatement), off-topic, lead-in, looping, asking back, moralising,
     redirections, hedged opening, promises of help, share of the answer echoing the prompt."""
+    return np.hstack([signal_features(prompts, answers), relevance_features(prompts, answers)])
+
+
+def signal_features(prompts: Sequence[str], answers: Sequence[str]) -> np.ndarray:
+    """`dense_features` less the relevance columns: text signals only, microseconds a reply."""
     rows = [_signals(p, a) if a.strip() else [0.0] * N_DENSE for p, a in zip(prompts, answers)]
-    signals = np.asarray(rows, dtype=np.float64).reshape(len(answers), N_DENSE)
-    return np.hstack([signals, relevance_features(prompts, answers)])
+    return np.asarray(rows, dtype=np.float64).reshape(len(answers), N_DENSE)
 
 
 def relevance_features(prompts: Sequence[str], answers: Sequence[str]) -> np.ndarray:

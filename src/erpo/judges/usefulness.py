@@ -31,7 +31,7 @@ from erpo.judges.signals import distinct_trigram_ratio, format_missing
 from erpo.judges.static_vectors import embed
 from erpo.reasoning.answers import content_words, is_lead_in
 
-FEATURE_VERSION = 4   # bump when the features change: invalidates cached models (1-3: earlier models)
+FEATURE_VERSION = 5   # bump when the features change: invalidates cached models (1-3: earlier models)
 MODEL_C = 4.0
 
 # --- the text model: does a reply that passes the rules answer the request? ----------------------
@@ -42,10 +42,11 @@ def model_view(answer: str) -> str:
 
 
 def dense_features(prompts: Sequence[str], answers: Sequence[str]) -> np.ndarray:
-    """The refusal judge's features (declines, lectures, echo, relevance to the prompt) plus how
-    much the answer says: sentences, and a requested form (a list, a table, code) it lacks. A
-    single generic sentence about the topic is the commonest non-useful compliance."""
-    base = refusal_model.dense_features(prompts, answers)
+    """The refusal judge's text signals (declines, lectures, echo of the prompt) plus how much the
+    answer says: sentences, and a requested form (a list, a table, code) it lacks. A single generic
+    sentence about the topic is the commonest non-useful compliance. Not the refusal judge's
+    relevance columns: on the dev labels they made it agree less (out-of-fold 0.817 vs 0.824)."""
+    base = refusal_model.signal_features(prompts, answers)
     extra = [[np.log1p(len([s for s in SENTENCE_END.split(normalise(a)) if s.strip()])) / 3,
               float(format_missing(p, a))] for p, a in zip(prompts, answers)]
     return np.hstack([base, np.asarray(extra, dtype=np.float64).reshape(len(answers), 2)])
