@@ -7,7 +7,7 @@ own, keep the output vector, reduce it with PCA, and weight each piece down the 
 is; a sentence is then the weighted mean of its pieces' vectors (a table lookup). The recipe is
 ten lines of numpy here rather than model2vec's distill extra, which pins an older transformers.
 
-The table is distilled once (about a minute) and cached in `$ERPO_CACHE/judges/` by the hash of
+The table is distilled once (under a minute) and cached in `$ERPO_CACHE/judges/` by the hash of
 the MiniLM weights and `DISTILL_VERSION`, written atomically; it needs no network.
 """
 
@@ -42,19 +42,25 @@ def table_path(source: Path) -> Path:
 
 
 def distill(source: Path, batch: int = 512) -> np.ndarray:
-    """(vocab, DIMS) float32: MiniLM's output for each piece alone ([CLS] piece [SEP]), PCA-reduced
-    and Zipf-weighted (common pieces such as "the" count little in a sentence's mean)."""
+    """(vocab, DIMS) float32: MiniLM's output for each piece alone ([CLS] piece [SEP], mean-pooled),
+    PCA-reduced and Zipf-weighted (common pieces such as "the" count little in a sentence's mean).
+    One thread: as fast here as several (tiny batches of three tokens), and leaves the CPU to others."""
     import torch
     from transformers import AutoModel
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     model = AutoModel.from_pretrained(str(source), dtype=torch.float32).eval()
     vocab = model.config.vocab_size
     cls_id, sep_id = 101, 102
     out = np.zeros((vocab, model.config.hidden_size), dtype=np.float32)
-    with torch.inference_mode():
-        for start in range(0, vocab, batch):
-            ids = torch.arange(start, min(start + batch, vocab))
-            seq = torch.stack([torch.full_like(ids, cls_id), ids, torch.full_like(ids, sep_id)], dim=1)
-            out[start:start + len(ids)] = model(input_ids=seq).last_hidden_state.mean(1).numpy()
+    try:
+        with torch.inference_mode():
+            for start in range(0, vocab, batch):
+                ids = torch.arange(start, min(start + batch, vocab))
+                seq = torch.stack([torch.full_like(ids, cls_id), ids, torch.full_like(ids, sep_id)], dim=1)
+                out[start:start + len(ids)] = model(input_ids=seq).last_hidden_state.mean(1).numpy()
+    finally:
+        torch.set_num_threads(threads)
     centred = out - out.mean(0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
     reduced = centred @ vt[:DIMS].T
