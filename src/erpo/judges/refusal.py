@@ -225,8 +225,9 @@ def combine(pattern_hits: np.ndarray, probs: np.ndarray, pivots: np.ndarray) -> 
 
 class RefusalJudge(Judge):
     name = "refusal"
-    version = 2   # 2: labelling guidelines (hedged and partial refusals, off-topic and non-answers);
-    #               a text model fitted on the human labels instead of sentence embeddings
+    version = 3   # 2: labelling guidelines (hedged and partial refusals, off-topic and non-answers);
+    #               a text model fitted on the human labels instead of sentence embeddings;
+    #               3: prompt-answer relevance from static vectors, the attacks' framing stripped
 
     def __init__(self, target: Target = "answer", use_classifier: bool = True, threshold: float = DECISION_THRESHOLD):
         super().__init__(target)
