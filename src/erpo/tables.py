@@ -50,7 +50,7 @@ STAGE_COLUMNS: Columns = (("stage", "stage"), ("seconds", "seconds"), ("peak_rss
 
 PERCENT = {"harmful_refusal", "attack_success", "over_refusal", "benign_answered", "benign_useful",
            "rule_citation", "format_rate", "harmful_refusal_ood", "over_refusal_ood", "attack_success_trained",
-           "attack_success_unseen"}
+           "attack_success_unseen", "attack_success_harmful"}
 TOKENS = {"mean_tokens", "mean_thought_tokens", "mean_answer_tokens"}
 DECIMALS = {"latency_s": 2, "latency_s_per_prompt": 2, "peak_rss_gib": 2, "rss_increase_gib": 2}
 

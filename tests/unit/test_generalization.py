@@ -55,3 +55,10 @@ def test_the_report_shows_the_generalization_table(tmp_path):
     assert "## Generalization" in text
     assert "| jailbreak ASR, unseen attacks (lower is better) | unseen attacks |" in text
     assert "sft − base" in text
+
+
+def test_every_rate_column_of_the_results_table_is_a_percentage():
+    from erpo.tables import EVAL_COLUMNS, PERCENT, cell
+    rates = [key for key, _ in EVAL_COLUMNS if key.startswith(("attack_success", "harmful_refusal", "over_refusal"))]
+    assert rates and set(rates) <= PERCENT
+    assert cell("attack_success_harmful", {"attack_success_harmful": 0.0}) == "0.0%"
