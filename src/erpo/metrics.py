@@ -134,7 +134,8 @@ def per_reply_values(completions: Sequence[dict], judgments: dict[str, Sequence[
     (`reply_values`), `rule_citation`, `format_rate` and `mean_tokens`. The means are metrics.json's
     numbers; two checkpoints' values of the same prompt pair up for their difference."""
     refusal, citation = _by_id(judgments.get("refusal")), _by_id(judgments.get("rule_citation"))
-    useful = {i: j["score"] for i, j in _by_id(judgments.get("usefulness")).items()}
+    # a verdict, as the stage-3 guard counts it: the usefulness score is a probability since judge v3
+    useful = {i: passes(j["score"]) for i, j in _by_id(judgments.get("usefulness")).items()}
     harm = ({i: passes(j["score"]) for i, j in _by_id(judgments["harm"]).items()}
             if judgments.get("harm") is not None else None)
     refused = {c["id"]: passes(refusal[c["id"]]["score"]) for c in completions if c["id"] in refusal}

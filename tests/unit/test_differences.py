@@ -127,3 +127,11 @@ def test_the_summary_tables_show_the_harmful_asr_column_only_when_measured():
     keys = [k for k, _ in present(EVAL_COLUMNS, [{"model": "a", "attack_success_harmful": None}])]
     assert "attack_success_harmful" not in keys and "attack_success" in keys
     assert "attack_success_harmful" in [k for k, _ in present(EVAL_COLUMNS, [{"attack_success_harmful": 0.1}])]
+
+
+def test_benign_useful_is_the_share_judged_useful_not_the_mean_score(tmp_path):
+    folder = write_folder(tmp_path, "sft", "benign", [False] * 4, label="benign")
+    write_jsonl(folder / "judgments.usefulness.jsonl",
+                [{"id": f"b{i}", "score": score} for i, score in enumerate([0.9, 0.6, 0.4, 0.1])])
+    from erpo.metrics import folder_values
+    assert folder_values(folder)["useful"] == {"b0": True, "b1": True, "b2": False, "b3": False}
