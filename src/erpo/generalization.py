@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Collection
 
-from erpo.metrics import comparisons, estimate, folder_values, paired_difference, stage_order
+from erpo.metrics import cached_folder_values, comparisons, estimate, eval_labels, paired_difference
 
 
 @dataclass(frozen=True)
@@ -63,15 +63,9 @@ def pooled_values(model_dir: Path, headline: Headline, trained: Collection[str],
         suite, attack = path.parent.parent.name, path.parent.name
         if not headline.selects(suite, attack, trained):
             continue
-        if path.parent not in cache:
-            cache[path.parent] = folder_values(path.parent)
-        for reply_id, value in cache[path.parent].get(headline.metric, {}).items():
+        for reply_id, value in cached_folder_values(path.parent, cache).get(headline.metric, {}).items():
             values[f"{suite}/{attack}/{reply_id}"] = value
     return values
-
-
-def _labels(eval_root: Path) -> list[str]:
-    return sorted((d.name for d in eval_root.iterdir() if d.is_dir()), key=stage_order) if eval_root.exists() else []
 
 
 def _percent(found: dict | None) -> str:
@@ -87,14 +81,16 @@ def _change(found: dict | None) -> str:
             + ("*" if found["significant"] else ""))
 
 
-def generalization_tables(eval_root: str | Path, trained: Collection[str] | None, *,
-                          seed: int = 0) -> tuple[list[tuple[str, str]], list[dict], list[tuple[str, str]], list[dict]]:
+def generalization_tables(eval_root: str | Path, trained: Collection[str] | None, *, seed: int = 0,
+                          cache: dict | None = None,
+                          ) -> tuple[list[tuple[str, str]], list[dict], list[tuple[str, str]], list[dict]]:
     """(columns, rows) of the rates table and (columns, rows) of the changes table, as text cells
     ready for `erpo.tables.markdown`. Rows whose metric no checkpoint has (e.g. the harm judge did not
-    run, or no attack was trained on) are left out; `trained=None` (unknown) leaves out the attack rows."""
+    run, or no attack was trained on) are left out; `trained=None` (unknown) leaves out the attack rows.
+    `cache` (optional) shares each folder's per-reply values with `metrics.paired_differences`."""
     eval_root = Path(eval_root)
-    labels = _labels(eval_root)
-    cache: dict = {}
+    labels = eval_labels(eval_root)
+    cache = {} if cache is None else cache
     values = {(h, label): pooled_values(eval_root / label, h, trained or (), cache)
               for h in HEADLINES for label in labels}
     kept = [h for h in HEADLINES if any(values[h, label] for label in labels)

@@ -242,12 +242,16 @@ def distribution(suite: str) -> str:
     return "OOD" if suite.endswith("-ood") else "ID"
 
 
+def eval_labels(eval_root: str | Path) -> list[str]:
+    """The model labels evaluated under `eval_root` (its sub-folders), in the order stages ran."""
+    eval_root = Path(eval_root)
+    return sorted((d.name for d in eval_root.iterdir() if d.is_dir()), key=stage_order) if eval_root.exists() else []
+
+
 def summarize_eval(eval_root: str | Path, trained: Collection[str] | None = None) -> list[dict]:
     """One row per evaluated model label under `eval_root`, in the order stages ran."""
-    eval_root = Path(eval_root)
-    labels = [d.name for d in eval_root.iterdir() if d.is_dir()] if eval_root.exists() else []
-    return [summarize_model(label, load_model_metrics(eval_root / label), trained)
-            for label in sorted(labels, key=stage_order)]
+    return [summarize_model(label, load_model_metrics(Path(eval_root) / label), trained)
+            for label in eval_labels(eval_root)]
 
 
 def stage_order(label: str) -> tuple:
@@ -299,19 +303,23 @@ def paired_difference(a: dict[str, Any], b: dict[str, Any], *, seed: int = 0) ->
             "ci_high": round(result["ci_high"], 4), "significant": result["excludes_zero"], "n": result["n"]}
 
 
-def paired_differences(eval_root: str | Path, *, compare_to: str | None = None, seed: int = 0) -> list[dict]:
+def cached_folder_values(folder: Path, cache: dict[Path, dict]) -> dict[str, dict[str, Any]]:
+    """`folder_values(folder)`, read once per `cache` (the report's tables share one)."""
+    if folder not in cache:
+        cache[folder] = folder_values(folder)
+    return cache[folder]
+
+
+def paired_differences(eval_root: str | Path, *, compare_to: str | None = None, seed: int = 0,
+                       cache: dict[Path, dict] | None = None) -> list[dict]:
     """One row per (model, against, suite, attack, metric): the difference of the per-reply values of
-    the same prompts (`comparisons` says which labels), its 95% CI and whether the CI excludes 0."""
+    the same prompts (`comparisons` says which labels), its 95% CI and whether the CI excludes 0.
+    `cache` (optional) keeps each folder's per-reply values for other tables of the same files."""
     eval_root = Path(eval_root)
-    labels = [d.name for d in eval_root.iterdir() if d.is_dir()] if eval_root.exists() else []
+    labels = eval_labels(eval_root)
     if compare_to is not None and compare_to not in labels:
         raise ValueError(f"no evaluated model {compare_to!r} under {eval_root} (there: {', '.join(sorted(labels))})")
-    cache: dict[Path, dict] = {}
-
-    def values(folder: Path) -> dict:
-        if folder not in cache:
-            cache[folder] = folder_values(folder)
-        return cache[folder]
+    cache = {} if cache is None else cache
     rows = []
     for model, against in comparisons(labels, compare_to):
         for path in sorted((eval_root / model).glob("*/*/completions.jsonl")):
@@ -319,7 +327,7 @@ def paired_differences(eval_root: str | Path, *, compare_to: str | None = None, 
             other = eval_root / against / suite / attack
             if not (other / "completions.jsonl").exists():
                 continue
-            mine, theirs = values(path.parent), values(other)
+            mine, theirs = cached_folder_values(path.parent, cache), cached_folder_values(other, cache)
             for metric in DIFF_METRICS:
                 if metric == ("harmful_refusal" if suite == "jailbreak" else "attack_success"):
                     continue

@@ -131,10 +131,9 @@ def print_generalization(run_dir: Path) -> None:
 def print_differences(eval_root: Path, compare_to: str | None = None) -> None:
     """The paired differences between the evaluated models (`erpo.metrics.paired_differences`), when
     the eval folder holds more than one."""
-    from erpo.metrics import paired_differences
+    from erpo.metrics import eval_labels, paired_differences
     from erpo.tables import DIFF_COLUMNS, DIFF_TITLE, print_table, wide_console
-    labels = [d for d in eval_root.iterdir() if d.is_dir()] if eval_root.exists() else []
-    if len(labels) < 2:
+    if len(eval_labels(eval_root)) < 2:
         return
     try:
         rows = paired_differences(eval_root, compare_to=compare_to)

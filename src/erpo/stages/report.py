@@ -230,9 +230,10 @@ def write_report(run_dir: str | Path, *, samples: int = 3, trained: set[str] | N
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(png)
     replies = {m: sample_replies(eval_root / m, samples) for m in labels}
-    diffs = paired_differences(eval_root)
+    per_reply: dict = {}   # each eval folder's per-reply values, read once for both tables
+    diffs = paired_differences(eval_root, cache=per_reply)
     note = attack_note(rows, trained)
-    general = generalization_tables(eval_root, trained)
+    general = generalization_tables(eval_root, trained, cache=per_reply)
     md = write_text(layout.report_md, _markdown(run_dir, rows, plots, replies, diffs, note, general))
     page = write_text(layout.report_html, _html(run_dir, rows, plots, replies, diffs, note, general))
     return [md, page]
