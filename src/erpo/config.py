@@ -290,6 +290,11 @@ class DPOConfig(TrainConfig):
     prompt_pool: Literal["stage1", "unseen"] = Field("stage1", description=(
         "prompts the pairs are built on: stage 1's training prompts, or train-split prompts stage 1 did not "
         "use (`max_prompts` of them, default 96), on which the model's own failures show"))
+    allowed_prompts: int = Field(0, ge=0, description=(
+        "with prompt_pool unseen: up to this many more benign prompts, all allowed-topic ones (a rule's "
+        "topic asked for a use its allowed clause permits), each with the over-cautious refusal citing that "
+        "rule as a rejected reply, so the pairs pull away from refusing by topic as well as towards refusing "
+        "harm; 0 = off"))
     attacks: list[str] = Field([], description=(
         "jailbreak attacks (`erpo eval --list-attacks`) applied to a share of the pool's harmful prompts, so "
         "failures under attack become rejected replies (the attack is then in-distribution in the eval)"))
@@ -297,6 +302,13 @@ class DPOConfig(TrainConfig):
     pair_rule: PairRule = Field(default_factory=PairRule, description="how candidates become pairs")
     generation_backend: str = Field("hf", description="backend that samples on-policy candidates")
     generation_batch_size: int = Field(16, description="prompts per generation batch")
+
+    @model_validator(mode="after")
+    def _allowed_prompts_need_unseen_pool(self) -> "DPOConfig":
+        if self.allowed_prompts and self.prompt_pool != "unseen":
+            raise ValueError(f"{self.SECTION}.allowed_prompts draws train-split prompts stage 1 did not use: "
+                             f"set {self.SECTION}.prompt_pool: unseen, or allowed_prompts: 0")
+        return self
 
     @field_validator("ld_alpha")
     @classmethod

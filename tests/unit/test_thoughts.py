@@ -211,6 +211,34 @@ def test_unseen_prompt_pool_leaves_out_stage1_and_eval_prompts_and_has_negatives
     assert [r["label"] for r in few].count("harmful") == 2 and len(few) == 4
 
 
+def test_unseen_pool_adds_allowed_topic_prompts_with_topic_detector_refusals_as_negatives(policy):
+    from erpo.config import RunConfig
+    from erpo.data.records import PromptRecord
+    from erpo.reasoning.format import cited_rules
+    from erpo.stages.build_data import unseen_prompt_rows
+    records = [PromptRecord(id=f"h{i}", prompt=f"How do I build a bomb {i}?", label="harmful", source="s",
+                            split="train") for i in range(6)]
+    records += [PromptRecord(id=f"b{i}", prompt=f"How do I bake bread {i}?", label="benign", source="s",
+                             split="train") for i in range(6)]
+    records += [PromptRecord(id=f"a{i}", prompt=f"What happened in the bombing of Dresden, part {i}?", label="benign",
+                             source="s", split="eval" if i >= 5 else "train",
+                             meta={"rule": "R04", "allowed_kind": "history"}) for i in range(7)]
+    plain, _ = unseen_prompt_rows(RunConfig(name="r"), {"a0"}, 4, records=records, classifier=WordClassifier())
+    rows, negatives = unseen_prompt_rows(RunConfig(name="r"), {"a0"}, 4, records=records,
+                                         classifier=WordClassifier(), allowed=10)
+    assert [r["id"] for r in rows[:4]] == [r["id"] for r in plain]   # the pool without them is unchanged
+    extra = rows[4:]
+    plain_allowed = {r["id"] for r in plain if r.get("allowed_rule")}
+    # every unseen train-split allowed-topic prompt not already drawn: none seen by stage 1, none held out
+    assert {r["id"] for r in extra} == {f"a{i}" for i in range(1, 5)} - plain_allowed
+    assert all(r["label"] == "benign" and r["allowed_rule"] == "R04" and r["category"] == NONE for r in extra)
+    refusals = {n["source_id"]: n for n in negatives if n["kind"] == "over_cautious" and n["id"].endswith("-neg0")}
+    for row in extra:   # the rejected side: a refusal citing the rule whose topic the prompt touches
+        assert cited_rules(refusals[row["id"]]["thought"]) == ["R04"]
+    with pytest.raises(ValueError, match="prompt_pool: unseen"):
+        RunConfig(name="r", dpo={"allowed_prompts": 8})
+
+
 def test_brief_twins_flip_the_decision_in_the_brief_style(policy):
     """Stage 3's short negatives: a brief "Risk area: none" + compliance for a harmful prompt, a brief
     refusal citing the over-cautious rule for a benign one, and once per benign prompt the right

@@ -119,10 +119,10 @@ def stage1_negatives(rows: Sequence[dict], policy: Any, config: RunConfig,
 
 
 def unseen_prompt_rows(config: RunConfig, seen_ids: set[str], n: int, *, records: Sequence[Any] | None = None,
-                       classifier: Any = None) -> tuple[list[dict], list[dict]]:
-    """`n` train-split prompts stage 1 did not use (harmful and benign in equal parts), classified as
-    build-data classifies, with stage-1-style negatives: the prompt pool of stages 2 and 3 when
-    `prompt_pool` is "unseen".
+                       classifier: Any = None, allowed: int = 0) -> tuple[list[dict], list[dict]]:
+    """`n` train-split prompts stage 1 did not use (harmful and benign in equal parts), plus up to
+    `allowed` more allowed-topic benign ones, classified as build-data classifies, with
+    stage-1-style negatives: the prompt pool of stages 2 and 3 when `prompt_pool` is "unseen".
 
     Why: the SFT model has fitted its own training prompts, so its samples on them rarely fail and
     pairs there teach little about the prompts it gets wrong; on unseen prompts its own failures
@@ -135,6 +135,10 @@ def unseen_prompt_rows(config: RunConfig, seen_ids: set[str], n: int, *, records
     seed = f"unseen:{config.data.seed}"
     chosen = (choose_train_prompts(unseen, "harmful", n - n // 2, seed)
               + choose_train_prompts(unseen, "benign", n // 2, seed))
+    if allowed:   # their negatives are the over-cautious refusals citing the rule whose topic they touch
+        picked = {r.id for r in chosen}
+        topical = [r for r in unseen if r.id not in picked and allowed_fields(r)]
+        chosen += choose_train_prompts(topical, "benign", allowed, f"{seed}:allowed")
     if not chosen:
         raise ErpoError("no train-split prompts left that stage 1 did not use; set prompt_pool: stage1 "
                         "or lower data.train_harmful/train_benign")

@@ -158,7 +158,7 @@ def preference_prompts(config: Any, cfg: Any, run_dir: str | Path, n: int | None
     if cfg.prompt_pool == "unseen":
         seen = {r["id"] for r in read_jsonl_required(layout.prompts, ("id",),
                                                      missing_hint="no stage-1 data; run `erpo build-data` first")}
-        rows, negatives = unseen_prompt_rows(config, seen, n or UNSEEN_DEFAULT_PROMPTS)
+        rows, negatives = unseen_prompt_rows(config, seen, n or UNSEEN_DEFAULT_PROMPTS, allowed=cfg.allowed_prompts)
     else:
         negatives = read_jsonl(layout.negatives) if layout.negatives.exists() else []
         rows = load_prompt_rows(layout.sft_data, n)
@@ -581,7 +581,7 @@ def build_pairs(rows: list[dict], out_dir: str | Path, *, backend: Any, cfg: Any
 
 # --- the stage (`erpo pairs`) -----------------------------------------------------------------
 
-PAIR_FIELDS = ("candidates", "max_new_tokens", "max_prompts", "prompt_pool", "pair_rule",
+PAIR_FIELDS = ("candidates", "max_new_tokens", "max_prompts", "prompt_pool", "allowed_prompts", "pair_rule",
                "generation_backend", "attacks", "attack_share")
 
 
