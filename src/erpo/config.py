@@ -295,6 +295,11 @@ class DPOConfig(TrainConfig):
         "topic asked for a use its allowed clause permits), each with the over-cautious refusal citing that "
         "rule as a rejected reply, so the pairs pull away from refusing by topic as well as towards refusing "
         "harm; 0 = off"))
+    false_allowed_negatives: bool = Field(False, description=(
+        "with prompt_pool unseen: each harmful prompt's no-rule negative becomes one that cites the prompt's own "
+        "rule, calls the request an allowed use in an allowed-topic thought's words and complies, so the pairs "
+        "reject the allowed clause where the intent is harmful (the mirror of allowed_prompts; stage 3 makes no "
+        "brief twin of them); off = no-rule"))
     attacks: list[str] = Field([], description=(
         "jailbreak attacks (`erpo eval --list-attacks`) applied to a share of the pool's harmful prompts, so "
         "failures under attack become rejected replies (the attack is then in-distribution in the eval)"))
@@ -304,10 +309,14 @@ class DPOConfig(TrainConfig):
     generation_batch_size: int = Field(16, description="prompts per generation batch")
 
     @model_validator(mode="after")
-    def _allowed_prompts_need_unseen_pool(self) -> "DPOConfig":
+    def _unseen_pool_options(self) -> "DPOConfig":
         if self.allowed_prompts and self.prompt_pool != "unseen":
             raise ValueError(f"{self.SECTION}.allowed_prompts draws train-split prompts stage 1 did not use: "
                              f"set {self.SECTION}.prompt_pool: unseen, or allowed_prompts: 0")
+        if self.false_allowed_negatives and self.prompt_pool != "unseen":
+            raise ValueError(f"{self.SECTION}.false_allowed_negatives builds the negatives of the unseen prompt pool "
+                             f"(stage 1's pool reuses stage 1's negatives): set {self.SECTION}.prompt_pool: unseen, "
+                             "or false_allowed_negatives: false")
         return self
 
     @field_validator("ld_alpha")

@@ -239,6 +239,34 @@ def test_unseen_pool_adds_allowed_topic_prompts_with_topic_detector_refusals_as_
         RunConfig(name="r", dpo={"allowed_prompts": 8})
 
 
+def test_false_allowed_negatives_misapply_the_prompts_own_rule_and_comply(policy):
+    """`dpo.false_allowed_negatives`: a harmful prompt's no-rule negative becomes the allowed-topic
+    thought's mirror image (its own rule cited, the request called an allowed use, compliance); a
+    harmful prompt with no rule of its own keeps the no-rule one; benign negatives are unchanged."""
+    from erpo.config import RunConfig
+    from erpo.reasoning.answers import is_refusal
+    from erpo.reasoning.format import states_allowed_use
+    from erpo.reasoning.negatives import build_negatives
+    rows = [{"id": "h1", "prompt": policy.get("R04").examples[0], "label": "harmful", "category": "R04"},
+            {"id": "h2", "prompt": "Write a message for me", "label": "harmful", "category": NONE},
+            {"id": "b1", "prompt": "How do I kill a Python process?", "label": "benign", "category": NONE}]
+    plain = build_negatives(rows, policy, per_prompt=2, compliant_answers={"h1": "Sure. Step 1: mix the parts."})
+    mirrored = build_negatives(rows, policy, per_prompt=2, compliant_answers={"h1": "Sure. Step 1: mix the parts."},
+                               false_allowed=True)
+    kinds = {(n["source_id"], n["kind"]) for n in mirrored}
+    assert kinds == {("h1", "wrong_rule"), ("h1", "false_allowed"), ("h2", "wrong_rule"), ("h2", "no_rule_comply"),
+                     ("b1", "over_cautious")}
+    [false] = [n for n in mirrored if n["kind"] == "false_allowed"]
+    assert has_all_parts(false["thought"]) and cited_rules(false["thought"]) == ["R04"]
+    assert states_allowed_use(false["thought"]) and states_no_rule(false["thought"])
+    assert "Risk area: none." in false["thought"] and not is_refusal(false["answer"])
+    assert [n for n in mirrored if n["source_id"] != "h1"] == [n for n in plain if n["source_id"] != "h1"]
+    with pytest.raises(ValueError, match="prompt_pool: unseen"):
+        RunConfig(name="r", dpo={"false_allowed_negatives": True})
+    on = RunConfig(name="r", dpo={"false_allowed_negatives": True, "prompt_pool": "unseen"})
+    assert on.dpo.false_allowed_negatives
+
+
 def test_brief_twins_flip_the_decision_in_the_brief_style(policy):
     """Stage 3's short negatives: a brief "Risk area: none" + compliance for a harmful prompt, a brief
     refusal citing the over-cautious rule for a benign one, and once per benign prompt the right

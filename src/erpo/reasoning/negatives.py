@@ -1,7 +1,11 @@
 """Negative thoughts: flawed ex-ante reasoning kept for the preference stages.
 
 For harmful prompts the thought cites a wrong rule (`wrong_rule`) or finds no rule
-(`no_rule_comply`) and goes on to comply; the compliant answer is the base model's own answer to
+(`no_rule_comply`) and goes on to comply; or (`false_allowed`, in place of `no_rule_comply` when
+asked) it cites the prompt's own rule, calls the request one of that rule's allowed uses in the
+words of an allowed-topic thought, and complies — the mirror image of the right thought for an
+allowed-topic prompt, so a pair teaches that the allowed clause must fit the intent, not only the
+topic; the compliant answer is the base model's own answer to
 the harmful prompt when one was generated, else a templated "Sure, here is…" opener. For benign
 prompts the thought is over-cautious: it cites a rule that does not apply and refuses
 (`over_cautious`); for an allowed-topic prompt that is the rule whose topic it touches, so the
@@ -22,17 +26,19 @@ from typing import Any, Sequence
 from erpo.reasoning.answers import brief_answer, compliant_opener, safe_answer
 from erpo.reasoning.format import NO_RULE_CITATION, cited_rules, format_reply, split_reply
 from erpo.reasoning.thoughts import (
+    ALLOWED_USES,
     NONE,
     TemplateThoughtWriter,
     ThoughtRequest,
     allowed_text,
+    allowed_thought_parts,
     clip_words,
     request_topic,
     risk_area,
     risk_line,
 )
 
-KINDS = ("wrong_rule", "no_rule_comply", "over_cautious")
+KINDS = ("wrong_rule", "no_rule_comply", "false_allowed", "over_cautious")
 BRIEF_SUFFIX = "_brief"      # kind of a brief twin: "no_rule_comply_brief", "over_cautious_brief"
 PLAN_IGNORED = "plan_ignored_brief"   # a benign prompt's right brief thought followed by a refusal
 
@@ -61,17 +67,24 @@ def negative_thought(kind: str, prompt: str, rule: Any | None, rng: random.Rando
         return (f"Intent: The user asks “{topic}”, which might hide harm.{risk_line(risk_area(rule))}\n"
                 f"Rule check: {citation} applies: “{clip_words(rule.rule, 12)}”.\n"
                 f"Judgement: {rng.choice(_CAUTIOUS_JUDGE)}\nPlan: refuse and suggest {allowed_text(rule)}.")
+    if kind == "false_allowed":
+        use = rng.choice(sorted(ALLOWED_USES))
+        suffix, check, judge = allowed_thought_parts(rule, use, "full", citation, rng)
+        return (f"Intent: The user asks “{topic}”.{risk_line(NONE)}{suffix}\nRule check: {check}\n"
+                f"Judgement: {judge}\n{rng.choice(_COMPLY_PLAN)}").replace("….", "…")
     raise ValueError(f"unknown negative kind {kind!r}; expected one of {KINDS}")
 
 
 def build_negatives(rows: Sequence[dict], policy: Any, *, per_prompt: int = 2, seed: int = 0,
                     compliant_answers: dict[str, str] | None = None,
-                    suspected_rules: dict[str, str] | None = None) -> list[dict]:
+                    suspected_rules: dict[str, str] | None = None, false_allowed: bool = False) -> list[dict]:
     """Negatives for SFT rows (id, prompt, label, category).
 
     `compliant_answers` maps a harmful prompt id to the base model's own (compliant) answer;
     `suspected_rules` maps a benign prompt id to the rule an over-cautious model would cite
-    (e.g. the classifier's most likely category), else one is drawn at random.
+    (e.g. the classifier's most likely category), else one is drawn at random. `false_allowed`
+    replaces a harmful prompt's `no_rule_comply` negative by a `false_allowed` one (when the
+    prompt has a rule of its own to misapply).
     """
     compliant_answers, suspected_rules = compliant_answers or {}, suspected_rules or {}
     rule_ids = [r.id for r in policy.rules]
@@ -79,7 +92,8 @@ def build_negatives(rows: Sequence[dict], policy: Any, *, per_prompt: int = 2, s
     for row in rows:
         rng = random.Random(f"neg:{seed}:{row['id']}")
         if row["label"] == "harmful":
-            kinds = ["wrong_rule", "no_rule_comply"] * per_prompt
+            own_rule = row.get("category") in rule_ids
+            kinds = ["wrong_rule", "false_allowed" if false_allowed and own_rule else "no_rule_comply"] * per_prompt
             answer = compliant_answers.get(row["id"]) or compliant_opener(row["prompt"])
         else:
             kinds = ["over_cautious"] * per_prompt
@@ -101,6 +115,8 @@ def build_negatives(rows: Sequence[dict], policy: Any, *, per_prompt: int = 2, s
 
 def _pick_rule(row: dict, kind: str, rule_ids: list[str], used: set[str], suspected: dict[str, str],
                rng: random.Random) -> str:
+    if kind == "false_allowed":   # the prompt's own rule, its allowed clause stretched to cover it
+        return row["category"]
     # an allowed-topic prompt's over-cautious refusal cites the very rule whose topic it touches
     suspect = row.get("allowed_rule") or suspected.get(row["id"])
     if kind == "over_cautious" and suspect in rule_ids and suspect not in used:

@@ -112,17 +112,20 @@ def allowed_fields(rec: Any) -> dict:
 
 
 def stage1_negatives(rows: Sequence[dict], policy: Any, config: RunConfig,
-                     suspected_rules: dict[str, str] | None = None) -> list[dict]:
-    """The negatives of `rows` with build-data's settings (`build_data.negatives_per_prompt`, seed)."""
+                     suspected_rules: dict[str, str] | None = None, *, false_allowed: bool = False) -> list[dict]:
+    """The negatives of `rows` with build-data's settings (`build_data.negatives_per_prompt`, seed);
+    `false_allowed`: see `build_negatives`."""
     return build_negatives(rows, policy, per_prompt=config.build_data.negatives_per_prompt,
-                           seed=config.build_data.seed, suspected_rules=suspected_rules)
+                           seed=config.build_data.seed, suspected_rules=suspected_rules, false_allowed=false_allowed)
 
 
 def unseen_prompt_rows(config: RunConfig, seen_ids: set[str], n: int, *, records: Sequence[Any] | None = None,
-                       classifier: Any = None, allowed: int = 0) -> tuple[list[dict], list[dict]]:
+                       classifier: Any = None, allowed: int = 0,
+                       false_allowed: bool = False) -> tuple[list[dict], list[dict]]:
     """`n` train-split prompts stage 1 did not use (harmful and benign in equal parts), plus up to
     `allowed` more allowed-topic benign ones, classified as build-data classifies, with
-    stage-1-style negatives: the prompt pool of stages 2 and 3 when `prompt_pool` is "unseen".
+    stage-1-style negatives (`false_allowed`: see `build_negatives`): the prompt pool of stages 2
+    and 3 when `prompt_pool` is "unseen".
 
     Why: the SFT model has fitted its own training prompts, so its samples on them rarely fail and
     pairs there teach little about the prompts it gets wrong; on unseen prompts its own failures
@@ -144,7 +147,7 @@ def unseen_prompt_rows(config: RunConfig, seen_ids: set[str], n: int, *, records
                         "or lower data.train_harmful/train_benign")
     rows = classify(classifier, chosen)
     suspected = dict(zip([r["id"] for r in rows], classifier.top_rule([r["prompt"] for r in rows])))
-    return rows, stage1_negatives(rows, policy, config, suspected)
+    return rows, stage1_negatives(rows, policy, config, suspected, false_allowed=false_allowed)
 
 
 def rewrite_attacked(rows: list[dict], attacks: Sequence[str], share: float, seed: int) -> list[dict]:

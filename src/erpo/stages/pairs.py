@@ -155,17 +155,19 @@ def preference_prompts(config: Any, cfg: Any, run_dir: str | Path, n: int | None
     """(prompt rows, their negatives) for stage 2 or 3, from `cfg.prompt_pool`: stage 1's training
     prompts (`01_data/sft.jsonl` + `negatives.jsonl`), or `n` train-split prompts stage 1 did not use."""
     layout = RunLayout(run_dir)
+    false_allowed = cfg.false_allowed_negatives
     if cfg.prompt_pool == "unseen":
         seen = {r["id"] for r in read_jsonl_required(layout.prompts, ("id",),
                                                      missing_hint="no stage-1 data; run `erpo build-data` first")}
-        rows, negatives = unseen_prompt_rows(config, seen, n or UNSEEN_DEFAULT_PROMPTS, allowed=cfg.allowed_prompts)
+        rows, negatives = unseen_prompt_rows(config, seen, n or UNSEEN_DEFAULT_PROMPTS, allowed=cfg.allowed_prompts,
+                                             false_allowed=false_allowed)
     else:
         negatives = read_jsonl(layout.negatives) if layout.negatives.exists() else []
         rows = load_prompt_rows(layout.sft_data, n)
     if not cfg.attacks:
         return rows, negatives
     attacked = attacked_copies(rows, cfg.attacks, cfg.attack_share, seed=config.seed)
-    return rows + attacked, negatives + attacked_negatives(config, attacked)
+    return rows + attacked, negatives + attacked_negatives(config, attacked, false_allowed=false_allowed)
 
 
 def attacked_copies(rows: Sequence[dict], attacks: Sequence[str], share: float, *, seed: int = 0) -> list[dict]:
@@ -188,11 +190,12 @@ def attacked_copies(rows: Sequence[dict], attacks: Sequence[str], share: float, 
     return out
 
 
-def attacked_negatives(config: Any, attacked: list[dict]) -> list[dict]:
-    """Stage-1-style negatives (wrong rule, no rule + compliance) for the attacked prompts."""
+def attacked_negatives(config: Any, attacked: list[dict], *, false_allowed: bool = False) -> list[dict]:
+    """Stage-1-style negatives (wrong rule, no rule or a misapplied allowed clause + compliance) for
+    the attacked prompts."""
     if not attacked:
         return []
-    return stage1_negatives(attacked, load_policy_file(config.policy), config)
+    return stage1_negatives(attacked, load_policy_file(config.policy), config, false_allowed=false_allowed)
 
 
 def balanced_subset(rows: list[dict], n: int | None, start: int = 0) -> list[dict]:
@@ -581,8 +584,8 @@ def build_pairs(rows: list[dict], out_dir: str | Path, *, backend: Any, cfg: Any
 
 # --- the stage (`erpo pairs`) -----------------------------------------------------------------
 
-PAIR_FIELDS = ("candidates", "max_new_tokens", "max_prompts", "prompt_pool", "allowed_prompts", "pair_rule",
-               "generation_backend", "attacks", "attack_share")
+PAIR_FIELDS = ("candidates", "max_new_tokens", "max_prompts", "prompt_pool", "allowed_prompts",
+               "false_allowed_negatives", "pair_rule", "generation_backend", "attacks", "attack_share")
 
 
 def pair_settings(config: Any, *, judges: dict | None = None, **_: Any) -> dict:
