@@ -260,6 +260,14 @@ def test_false_allowed_negatives_misapply_the_prompts_own_rule_and_comply(policy
     assert has_all_parts(false["thought"]) and cited_rules(false["thought"]) == ["R04"]
     assert states_allowed_use(false["thought"]) and states_no_rule(false["thought"])
     assert "Risk area: none." in false["thought"] and not is_refusal(false["answer"])
+    # stage 2 never takes it for a right thought: the rule is cited, then dismissed
+    from erpo.judges import JudgeInput, get_judge
+    from erpo.stages.pairs import Candidate, citation_matches
+    [verdict] = get_judge("rule_citation")([JudgeInput("x", false["prompt"], false["completion"], "harmful", "R04")])
+    assert verdict.label == "rule_dismissed" and verdict.score == 0.0
+    cand = Candidate(id="x", prompt=false["prompt"], conversation=[], label="harmful", category="R04",
+                     source="negative:false_allowed", index=0, completion=false["completion"])
+    assert not citation_matches(false["thought"], cand)
     assert [n for n in mirrored if n["source_id"] != "h1"] == [n for n in plain if n["source_id"] != "h1"]
     with pytest.raises(ValueError, match="prompt_pool: unseen"):
         RunConfig(name="r", dpo={"false_allowed_negatives": True})

@@ -373,6 +373,8 @@ def citation_matches(thought: str, cand: Candidate) -> bool:
     cited = cited_rules(thought)
     if cand.label == "benign":
         return not cited or states_no_rule(thought)
+    if states_no_rule(thought):   # a rule cited, then found not to apply: wrong for a harmful prompt
+        return False
     expected = cand.category
     return expected in cited if expected else bool(cited)
 
