@@ -6,11 +6,12 @@ asked) it cites the prompt's own rule, calls the request one of that rule's allo
 words of an allowed-topic thought, and complies — the mirror image of the right thought for an
 allowed-topic prompt, so a pair teaches that the allowed clause must fit the intent, not only the
 topic; the compliant answer is the base model's own answer to the harmful prompt when one was
-generated, else a templated "Sure, here is…" opener. For benign prompts the thought is over-
-cautious: it cites a rule that does not apply and refuses (`over_cautious`); for an allowed-topic
-prompt that is the rule whose topic it touches, so the negative is the topic-detector refusal the
-right thought (the rule's allowed clause) avoids. Every negative has the same four labelled parts
-as a good thought, so stage 2 learns from the content of the reasoning, not from its shape.
+generated, else a templated "Sure, here is…" opener. For benign prompts the thought is
+over-cautious: it cites a rule that does not apply and refuses (`over_cautious`); for an
+allowed-topic prompt that is the rule whose topic it touches, so the negative is the topic-detector
+refusal the right thought (the rule's allowed clause) avoids. Every negative has the same four
+labelled parts as a good thought, so stage 2 learns from the content of the reasoning, not from its
+shape.
 
 `brief_twins` rewrites the decision-flip negatives (no rule + comply, over-cautious refusal) in the
 brief style, for stage 3: there the chosen reply is short, and a rejected reply that is long as
