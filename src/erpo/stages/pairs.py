@@ -42,6 +42,7 @@ from erpo.errors import InputError
 from erpo.generation import SamplingParams, get_backend
 from erpo.judges import get_judge
 from erpo.judges.base import JudgeInput, passes
+from erpo.judges.rule_citation import harmful_citation
 from erpo.layout import PreferenceDir, RunLayout
 from erpo.models import load_tokenizer
 from erpo.policy import load_policy_file
@@ -369,14 +370,11 @@ def candidate_scores(cand: Candidate, refusal: Any, usefulness: Any, citation: A
 
 
 def citation_matches(thought: str, cand: Candidate) -> bool:
-    """Used only when no `rule_citation` judge is registered: the same test, on the thought."""
-    cited = cited_rules(thought)
+    """Used only when no `rule_citation` judge is registered: the same test, on the thought (a
+    harmful prompt's is the judge's own `harmful_citation`)."""
     if cand.label == "benign":
-        return not cited or states_no_rule(thought)
-    if states_no_rule(thought):   # a rule cited, then found not to apply: wrong for a harmful prompt
-        return False
-    expected = cand.category
-    return expected in cited if expected else bool(cited)
+        return not cited_rules(thought) or states_no_rule(thought)
+    return harmful_citation(thought, cand.category or None) == "correct"
 
 
 def is_degenerate(answer: str, min_words: int) -> bool:
