@@ -56,6 +56,22 @@ def resolve_dtype(choice: str = "auto", device: str | None = None) -> "torch.dty
     return torch.bfloat16 if cpu_supports_bf16() else torch.float32
 
 
+def dtype_name(choice: str = "auto", device: str | None = None) -> str:
+    """The dtype `choice` resolves to on `device`, by its short name (`bf16`, `fp16`, `fp32`)."""
+    import torch
+    names = {torch.bfloat16: "bf16", torch.float16: "fp16", torch.float32: "fp32"}
+    return names[resolve_dtype(choice, device)]
+
+
+def compute_label(choice: str = "auto") -> str:
+    """Where and in which precision this process computes, e.g. `cpu fp32, torch 2.13.0`. Stages
+    record it because `dtype: auto` trains in bf16 on one CPU and in fp32 on another, and two runs
+    of one config on two machines are only comparable knowing that."""
+    import torch
+    device = default_device()
+    return f"{device} {dtype_name(choice, device)}, torch {torch.__version__}"
+
+
 def resolve_model_path(name: str) -> str:
     """Embedded alias → cached plain checkpoint (converted on first use); a path or hub id as given."""
     if name in EMBEDDED_MODELS:

@@ -24,6 +24,7 @@ from erpo.artifacts import Manifest, hash_obj, hash_path, read_json, write_text
 from erpo.config import RunConfig, dump_config
 from erpo.errors import ErpoError
 from erpo.layout import RunLayout
+from erpo.models import compute_label
 from erpo.resources import timed_with_memory
 from erpo.stages.build_data import build_stage1_data
 from erpo.stages.dpo import run_dpo
@@ -119,7 +120,7 @@ def _run_if_unfinished(config: RunConfig, stage: Stage, config_hash: str, log: L
     manifest.forget(stage.name)
     _, usage = timed_with_memory(stage.run, config, layout.root, **injected)
     manifest.record(stage.name, config_hash, inputs_hash, order=[s.name for s in STAGES],
-                    outputs_hash=_outputs_hash(layout, stage),
+                    outputs_hash=_outputs_hash(layout, stage), compute=compute_label(config.dtype),
                     **_stage_stats(layout, stage), **usage)
     return manifest.data["stages"][stage.name]
 

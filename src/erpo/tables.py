@@ -46,7 +46,7 @@ ROUND_COLUMNS: Columns = (
 
 # one row per pipeline stage (`erpo.pipeline.stage_usage`)
 STAGE_COLUMNS: Columns = (("stage", "stage"), ("seconds", "seconds"), ("peak_rss_gib", "peak RSS GiB"),
-                          ("rss_increase_gib", "RSS increase GiB"))
+                          ("rss_increase_gib", "RSS increase GiB"), ("compute", "compute"))
 
 PERCENT = {"harmful_refusal", "attack_success", "over_refusal", "benign_answered", "benign_useful",
            "rule_citation", "format_rate", "harmful_refusal_ood", "over_refusal_ood", "attack_success_trained",

@@ -102,12 +102,25 @@ def test_sigkill_mid_stage_then_resume(tmp_path):
     assert (run_dir / "report.md").read_text() == "lr=0.0001\nbeta=0.1\n"
 
 
-def test_every_run_stage_records_its_time_and_peak_memory(tmp_path, fake_stages):
+def test_every_run_stage_records_its_time_peak_memory_and_precision(tmp_path, fake_stages, monkeypatch):
+    from erpo import models
     from erpo.artifacts import Manifest
+    monkeypatch.setattr(models, "cpu_supports_bf16", lambda: False)   # a CPU without native bf16
+    monkeypatch.setattr(models, "default_device", lambda: "cpu")
     run_dir = pipeline.run_pipeline(_config(tmp_path), log=lambda m: None)
     for name in ("data", "sft", "dpo", "report"):
         record = Manifest(run_dir).data["stages"][name]
         assert record["seconds"] >= 0 and record["peak_rss_gib"] > 0 and record["rss_increase_gib"] >= 0
+        assert record["compute"].startswith("cpu fp32, torch ")   # `dtype: auto` as resolved there
+
+
+def test_auto_precision_resolves_per_machine(monkeypatch):
+    from erpo import models
+    monkeypatch.setattr(models, "default_device", lambda: "cpu")
+    monkeypatch.setattr(models, "cpu_supports_bf16", lambda: True)
+    assert models.dtype_name("auto") == "bf16" and models.dtype_name("fp32") == "fp32"
+    monkeypatch.setattr(models, "cpu_supports_bf16", lambda: False)
+    assert models.dtype_name("auto") == "fp32" and models.dtype_name("bf16") == "bf16"
 
 
 def test_peak_memory_sees_an_allocation_that_is_freed_before_the_stage_ends(monkeypatch):

@@ -26,7 +26,7 @@ from erpo.artifacts import atomic_path, hash_obj, read_jsonl_required, write_jso
 from erpo.config import DPOConfig, RunConfig
 from erpo.errors import ErpoError, InputError
 from erpo.layout import PreferenceDir, RunLayout
-from erpo.models import apply_lora, resolve_dtype, save_policy
+from erpo.models import apply_lora, dtype_name, resolve_dtype, save_policy
 from erpo.training import checkpoint_to_resume, load_trainable_policy, use_full_logits_off_cuda, warmup_steps
 
 TRL_LOSS = {"sigmoid": "sigmoid", "ipo": "ipo", "length_normalized": "sigmoid_norm"}
@@ -141,7 +141,7 @@ def train_dpo(policy: str | Path, pairs: list[dict], out_dir: str | Path, cfg: D
     trainer = build_dpo_trainer(model, tokenizer, pairs, cfg, folder.checkpoints, ref_cache=folder.ref_logps,
                                 dtype=dtype, length_margin_alpha=length_margin_alpha)
     fingerprint = hash_obj({"cfg": cfg, "pairs": pairs, "policy": str(policy), "alpha": length_margin_alpha,
-                            "dtype": dtype})
+                            "dtype": dtype_name(dtype, str(next(model.parameters()).device))})
     resume = checkpoint_to_resume(folder.checkpoints, fingerprint)
     if resume:
         print(f"resuming DPO from {resume}")

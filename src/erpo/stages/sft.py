@@ -29,7 +29,7 @@ from erpo.artifacts import hash_obj, hash_path, read_jsonl, write_json
 from erpo.config import RunConfig, SFTConfig
 from erpo.errors import ErpoError, InputError
 from erpo.layout import RunLayout
-from erpo.models import apply_lora, resolve_dtype, save_policy
+from erpo.models import apply_lora, dtype_name, resolve_dtype, save_policy
 from erpo.reasoning.format import NO_RULE_CITATION, RULE_CITATION
 from erpo.reasoning.thoughts import RISK_AREA_LABEL
 from erpo.training import checkpoint_to_resume, load_trainable_policy, use_full_logits_off_cuda, warmup_steps
@@ -157,9 +157,11 @@ def run_sft(config: RunConfig, run_dir: str | Path | None = None, *, model: Any 
     elif tokenizer is None:
         raise ErpoError("run_sft: pass the tokenizer together with the model")
     trainer = build_trainer(model, tokenizer, examples, config.sft, layout.sft_checkpoints, dtype=config.dtype)
-    # the checkpoints are resumed only by a run with the same settings and data
+    # the checkpoints are resumed only by a run with the same settings, data and precision (`auto`
+    # is bf16 on one machine and fp32 on another, so the resolved dtype is what counts)
     config_hash, data_hash = hash_obj({"model": config.model, "sft": config.sft}), hash_path(layout.sft_data)
-    resume = checkpoint_to_resume(layout.sft_checkpoints, hash_obj([config_hash, config.dtype, data_hash]))
+    precision = dtype_name(config.dtype, str(next(model.parameters()).device))
+    resume = checkpoint_to_resume(layout.sft_checkpoints, hash_obj([config_hash, precision, data_hash]))
     if resume:
         print(f"resuming SFT from {resume}")
     start = time.perf_counter()
