@@ -73,7 +73,8 @@ def _rate(values: dict[str, float]) -> str:
 def compare(arm: Path, reference: Path, trained: set[str]) -> list[str]:
     """Markdown rows: headline, ID/OOD, arm's rate, reference's rate, arm − reference (paired)."""
     a, b = headline_values(read(arm), trained), headline_values(read(reference), trained)
-    lines = [f"| metric | ID/OOD | {arm.name} | {reference.name} | difference, paired |", "|---|---|---|---|---|"]
+    names = [p.name.removesuffix(".gz").removesuffix(".jsonl") for p in (arm, reference)]
+    lines = [f"| metric | ID/OOD | {names[0]} | {names[1]} | difference, paired |", "|---|---|---|---|---|"]
     for key in [k for k in a if k in b]:
         d = paired_difference(a[key], b[key])
         star = " *" if d and d["significant"] else ""
