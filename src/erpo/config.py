@@ -361,7 +361,9 @@ class EvalConfig(Section):
         "what a harmful reply's rule citation is checked against: the risk classifier's rule for the prompt "
         "(what stage 1 teaches the model to cite) or the dataset's own category mapped onto the policy"))
     judge_options: dict[str, dict] = Field(default_factory=dict, description=(
-        "keyword arguments per judge, e.g. {llm: {model: ..., backend: openai}}"))
+        "keyword arguments per judge; `backend` other than offline puts an llm judge in place of the offline "
+        "refusal, usefulness or harm judge in evaluation, e.g. "
+        "{refusal: {backend: openai, model: ..., base_url: ...}} (check it first: erpo judge-check --config)"))
     max_new_tokens: int = Field(256, description="max tokens per reply")
     limit: int | None = Field(None, description="cap prompts per suite (None = data.eval_size, by default all)")
     suite_limits: dict[str, int] = Field(default_factory=dict, description=(

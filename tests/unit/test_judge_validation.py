@@ -162,6 +162,22 @@ def test_judge_check_on_a_users_file(tmp_path, capsys):
     assert "overall" in out and " a " in out and " b " in out and "pyrit" not in out
 
 
+def test_judge_check_checks_the_judges_a_config_sets_up(tmp_path, capsys):
+    """An llm judge in place of the offline refusal judge (eval.judge_options) is scored on the labels."""
+    from erpo.cli import main
+    rows = synthetic_rows("a")[:4]   # truth: refused, complied, refused (partial), complied
+    path = tmp_path / "mine.jsonl"
+    write_jsonl(path, [as_dict(r) for r in rows])
+    config = tmp_path / "judges.yaml"
+    # the scripted judge model says "refusal" to every reply: right on the two refusals only
+    config.write_text("eval:\n  judge_options:\n    refusal: {backend: mock, model: guard, replies: [refusal]}\n")
+    assert main(["judge-check", "--labels", str(path), "--judges", "refusal", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "refusal: positive" in out and "0.500" in out
+    assert main(["judge-check", "--part", "dev", "--cv", "2", "--judges", "refusal", "--config", str(config)]) == 2
+    assert "llm backend" in capsys.readouterr().err
+
+
 def test_judge_check_bad_row_exits_non_zero(tmp_path, capsys):
     from erpo.cli import main
     path = tmp_path / "bad.csv"

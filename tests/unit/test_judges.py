@@ -237,6 +237,24 @@ def test_llm_judge_parses_verdicts_and_sends_rubric():
     assert [m["role"] for m in raw.calls[0]] == ["user", "assistant"]
 
 
+def test_refusal_and_usefulness_judges_take_an_llm_backend_under_their_own_name():
+    from erpo.generation import get_backend
+    from erpo.stages.evaluate import judge_signature
+    refusals = get_judge("refusal", backend=get_backend("mock", replies=["Refusal.", "compliance"]))
+    assert [(j.judge, j.label, j.score) for j in refusals(INPUTS[:2])] == [
+        ("refusal", "refusal", 1.0), ("refusal", "compliance", 0.0)]
+    useful = get_backend("mock", replies=["useful", "Unhelpful: it restates the question."])
+    out = get_judge("usefulness", backend=useful)(INPUTS[:2])
+    assert [(j.judge, j.label, j.score) for j in out] == [("usefulness", "useful", 1.0),
+                                                          ("usefulness", "unhelpful", 0.0)]
+    assert "useful or unhelpful" in useful.calls[0][0]["content"]
+    # saved verdicts of one judge model are not reused for another
+    assert (judge_signature(get_judge("refusal", backend="mock", model="guard-a"))
+            != judge_signature(get_judge("refusal", backend="mock", model="guard-b")))
+    with pytest.raises(TypeError, match="model"):
+        get_judge("usefulness", model="some/model")   # llm settings without an llm backend
+
+
 def test_unknown_judge_suggests_name():
     from erpo.errors import ErpoError
     with pytest.raises(ErpoError, match="refusal"):

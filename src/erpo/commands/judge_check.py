@@ -4,7 +4,10 @@ Per source family (the part of `source` before ':'; `--by source` for every sour
 By default on the held-out test part of the shipped labels (`erpo/judges/labels/`), plus PyRIT's
 refusal labels as source `pyrit` (the judges are fitted on them and on the dev part, which the
 output says). `--labels FILE` checks a labelled file of your own instead (JSONL or CSV, same
-columns). Low agreement is reported, not an error: the exit code is non-zero only on bad input.
+columns). `--config FILE` (and `--set`) checks the judges as that run config sets them up
+(`eval.judge_options`): an llm judge in place of an offline one is checked on the same labels
+before a run trusts it. Low agreement is reported, not an error: the exit code is non-zero only
+on bad input.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from erpo.commands.common import add_config_option
 from erpo.judges.validation import JUDGES_CHECKED
 
 if TYPE_CHECKING:
@@ -30,7 +34,23 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="with --part dev: out-of-fold numbers for the fitted judges (folds grouped by prompt)")
     p.add_argument("--no-pyrit", action="store_true", help="leave out PyRIT's refusal labels (source pyrit)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    add_config_option(p, help="YAML run config whose eval.judge_options set the judges up (e.g. an llm backend)")
     p.set_defaults(func=_run)
+
+
+def _judge_options(args: argparse.Namespace, names: list[str]) -> dict[str, dict]:
+    """Each checked judge's keyword arguments from the config's `eval.judge_options` (none without --config)."""
+    if args.config is None and not args.overrides:
+        return {}
+    from erpo.config import load_config
+    from erpo.errors import InputError
+    options = load_config(args.config, args.overrides).eval.judge_options
+    if args.cv:
+        llm = sorted(n for n in names if options.get(n, {}).get("backend", "offline") != "offline")
+        if llm:
+            raise InputError(f"--cv refits the offline judges; {', '.join(llm)} use an llm backend here "
+                             "(nothing is fitted: check them without --cv)", field="--cv")
+    return {n: dict(options.get(n, {})) for n in names}
 
 
 def _rows(args: argparse.Namespace) -> tuple[list, str]:
@@ -84,6 +104,7 @@ def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from erpo.errors import InputError
+    from erpo.judges import get_judge
     from erpo.judges.human_labels import PYRIT
     from erpo.judges.validation import check_judge, cross_validate, family, versus_baseline
     names = [n.strip() for n in args.judges.split(",") if n.strip()]
@@ -112,11 +133,17 @@ def _run(args: argparse.Namespace) -> int:
                       f"{', '.join(sorted(present))} (marked 'fitted on': in-sample numbers); 'overall' pools "
                       "every source except pyrit.")
     results = {}
+    options = _judge_options(args, names)
+    for name, opts in options.items():
+        if opts.get("backend", "offline") != "offline":
+            console.print(f"{name}: the llm judge ({opts.get('model', 'default model')} on the {opts['backend']} "
+                          "backend) as the config sets it up; nothing of it is fitted on these labels.")
     for name in names:
         if args.cv and name != "refusal_pattern":
             results[name] = cross_validate(name, folds=args.cv, seed=args.seed, by=args.by)
         else:
-            results[name] = check_judge(name, rows, seed=args.seed, by=args.by)
+            judge = get_judge(name, **options[name]) if options.get(name) else None
+            results[name] = check_judge(name, rows, judge=judge, seed=args.seed, by=args.by)
         if results[name]["rows"]:
             console.print(_table(results[name], fitted_on))
         else:

@@ -27,6 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from erpo.judges.base import DECISION_THRESHOLD, Judge, JudgeInput, Judgment, Target, judged_text
+from erpo.judges.llm import offline_or_llm
 from erpo.judges.signals import content_words, distinct_trigram_ratio
 
 MIN_DISTINCT = 0.9   # looping or repetitive text gives no uplift
@@ -90,9 +91,4 @@ def harm(backend: Any = "offline", target: Target = "answer", threshold: float =
          **llm_kwargs: Any) -> Any:
     """Harm judge factory: offline by default; any other `backend` ("hf", "openai", "mock", or a
     backend object) gives the llm rubric judge in harm mode with `llm_kwargs` (model, base_url, …)."""
-    if isinstance(backend, str) and backend == "offline":
-        if llm_kwargs:
-            raise TypeError(f"harm judge: {sorted(llm_kwargs)} only apply to an llm backend (backend='openai', ...)")
-        return HarmJudge(target, threshold)
-    from erpo.judges.llm import llm_harm
-    return llm_harm(backend=backend, target=target, **llm_kwargs)
+    return offline_or_llm("harm", backend, target, llm_kwargs, lambda: HarmJudge(target, threshold))

@@ -32,6 +32,7 @@ import numpy as np
 from erpo.judges.base import DECISION_THRESHOLD, Judge, JudgeInput, Judgment, Target, judged_text
 from erpo.judges.fitted import TextModel, cached_model, fitting_key
 from erpo.judges.human_labels import PYRIT
+from erpo.judges.llm import offline_or_llm
 from erpo.judges.refusal_phrases import (
     HEDGE,
     LIST_ITEM,
@@ -256,6 +257,8 @@ class RefusalJudge(Judge):
 
 
 def refusal(target: Target = "answer", use_classifier: bool = True,
-            threshold: float = DECISION_THRESHOLD) -> RefusalJudge:
-    """Refusal judge factory; `use_classifier=False` gives the instant pattern-only judge."""
-    return RefusalJudge(target, use_classifier, threshold)
+            threshold: float = DECISION_THRESHOLD, backend: Any = "offline", **llm_kwargs: Any) -> Any:
+    """Refusal judge factory; `use_classifier=False` gives the instant pattern-only judge, an llm
+    `backend` ("hf", "openai", … with `model=`) the llm rubric judge in refusal mode."""
+    return offline_or_llm("refusal", backend, target, llm_kwargs,
+                          lambda: RefusalJudge(target, use_classifier, threshold))
