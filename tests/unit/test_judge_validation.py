@@ -173,7 +173,11 @@ def test_judge_check_checks_the_judges_a_config_sets_up(tmp_path, capsys):
     config.write_text("eval:\n  judge_options:\n    refusal: {backend: mock, model: guard, replies: [refusal]}\n")
     assert main(["judge-check", "--labels", str(path), "--judges", "refusal", "--config", str(config)]) == 0
     out = capsys.readouterr().out
-    assert "refusal: positive" in out and "0.500" in out
+    assert "refusal: positive" in out and "0.500" in out and "verdict word" not in out
+    # a judge model that answers without a verdict word is flagged, not silently counted
+    config.write_text("eval:\n  judge_options:\n    refusal: {backend: mock, replies: [maybe, refusal]}\n")
+    assert main(["judge-check", "--labels", str(path), "--judges", "refusal", "--config", str(config)]) == 0
+    assert "refusal: 2 of 4 verdicts had no verdict word" in capsys.readouterr().out
     assert main(["judge-check", "--part", "dev", "--cv", "2", "--judges", "refusal", "--config", str(config)]) == 2
     assert "llm backend" in capsys.readouterr().err
 

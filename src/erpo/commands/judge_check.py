@@ -146,6 +146,9 @@ def _run(args: argparse.Namespace) -> int:
             results[name] = check_judge(name, rows, judge=judge, seed=args.seed, by=args.by)
         if results[name]["rows"]:
             console.print(_table(results[name], fitted_on))
+            if results[name].get("unparsed"):
+                console.print(f"{name}: {results[name]['unparsed']} of {len(results[name]['rows'])} verdicts had no "
+                              "verdict word (score 0.5, counted as positive): check the judge model and its rubric.")
         else:
             console.print(f"{name}: no rows carry its label here")
     if "refusal" in results and "refusal_pattern" in results and results["refusal"]["rows"]:

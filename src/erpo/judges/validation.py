@@ -51,7 +51,11 @@ def judge_input(row: LabelledReply) -> JudgeInput:
 
 def predict(judge: Any, rows: Sequence[LabelledReply]) -> np.ndarray:
     """The judge's 0/1 decision on each row (`passes` on its score)."""
-    return np.array([passes(j.score) for j in judge([judge_input(r) for r in rows])], dtype=bool)
+    return decisions(judge([judge_input(r) for r in rows]))
+
+
+def decisions(judgments: Sequence[Any]) -> np.ndarray:
+    return np.array([passes(j.score) for j in judgments], dtype=bool)
 
 
 def family(source: str) -> str:
@@ -78,11 +82,14 @@ def check_judge(name: str, rows: Sequence[LabelledReply], *, judge: Any = None, 
     task = TASKS[name]
     rows = [r for r in rows if task.applies(r)]
     judge = judge or get_judge(name)
-    pred = predict(judge, rows) if rows else np.zeros(0, dtype=bool)
+    judgments = judge([judge_input(r) for r in rows]) if rows else []
+    pred = decisions(judgments)
     truth = np.array([task.truth(r) for r in rows], dtype=bool)
     groups = {g: agreement(truth[idx], pred[idx], seed=seed) for g, idx in _groups(rows, by).items()}
+    # an llm judge's reply without a verdict word scores 0.5, which counts as positive
+    unparsed = sum(j.label == "unparsed" for j in judgments)
     return {"judge": name, "positive": task.positive, "groups": groups, "truth": truth, "pred": pred,
-            "rows": rows, "by": by}
+            "rows": rows, "by": by, "unparsed": unparsed}
 
 
 def versus_baseline(result: dict, baseline: dict, *, seed: int = 0) -> dict[str, dict]:
