@@ -55,6 +55,7 @@ def predict(judge: Any, rows: Sequence[LabelledReply]) -> np.ndarray:
 
 
 def decisions(judgments: Sequence[Any]) -> np.ndarray:
+    """Each judgment's 0/1 decision (`passes` on its score)."""
     return np.array([passes(j.score) for j in judgments], dtype=bool)
 
 
