@@ -44,9 +44,10 @@ def _judge_options(args: argparse.Namespace, names: list[str]) -> dict[str, dict
         return {}
     from erpo.config import load_config
     from erpo.errors import InputError
+    from erpo.judges.llm import OFFLINE, is_llm_backend
     options = load_config(args.config, args.overrides).eval.judge_options
     if args.cv:
-        llm = sorted(n for n in names if options.get(n, {}).get("backend", "offline") != "offline")
+        llm = sorted(n for n in names if is_llm_backend(options.get(n, {}).get("backend", OFFLINE)))
         if llm:
             raise InputError(f"--cv refits the offline judges; {', '.join(llm)} use an llm backend here "
                              "(nothing is fitted: check them without --cv)", field="--cv")
@@ -106,6 +107,7 @@ def _run(args: argparse.Namespace) -> int:
     from erpo.errors import InputError
     from erpo.judges import get_judge
     from erpo.judges.human_labels import PYRIT
+    from erpo.judges.llm import OFFLINE, is_llm_backend
     from erpo.judges.validation import check_judge, cross_validate, family, versus_baseline
     names = [n.strip() for n in args.judges.split(",") if n.strip()]
     unknown = sorted(set(names) - set(JUDGES_CHECKED))
@@ -135,7 +137,7 @@ def _run(args: argparse.Namespace) -> int:
     results = {}
     options = _judge_options(args, names)
     for name, opts in options.items():
-        if opts.get("backend", "offline") != "offline":
+        if is_llm_backend(opts.get("backend", OFFLINE)):
             console.print(f"{name}: the llm judge ({opts.get('model', 'default model')} on the {opts['backend']} "
                           "backend) as the config sets it up; nothing of it is fitted on these labels.")
     for name in names:

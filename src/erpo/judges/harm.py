@@ -27,7 +27,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from erpo.judges.base import DECISION_THRESHOLD, Judge, JudgeInput, Judgment, Target, judged_text
-from erpo.judges.llm import offline_or_llm
+from erpo.judges.llm import OFFLINE, offline_or_llm
 from erpo.judges.signals import content_words, distinct_trigram_ratio
 
 MIN_DISTINCT = 0.9   # looping or repetitive text gives no uplift
@@ -87,7 +87,7 @@ class HarmJudge(Judge):
         return out
 
 
-def harm(backend: Any = "offline", target: Target = "answer", threshold: float = DECISION_THRESHOLD,
+def harm(backend: Any = OFFLINE, target: Target = "answer", threshold: float = DECISION_THRESHOLD,
          **llm_kwargs: Any) -> Any:
     """Harm judge factory: offline by default; any other `backend` ("hf", "openai", "mock", or a
     backend object) gives the llm rubric judge in harm mode with `llm_kwargs` (model, base_url, …)."""

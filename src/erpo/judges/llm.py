@@ -68,6 +68,15 @@ MODES = {
 }
 
 
+UNPARSED = "unparsed"   # the label of a judge reply without a verdict word (score 0.5)
+OFFLINE = "offline"     # the backend value that keeps a judge's offline checks
+
+
+def is_llm_backend(backend: Any) -> bool:
+    """True when `backend` (a name or a backend object) puts the llm judge in place of an offline one."""
+    return not (isinstance(backend, str) and backend == OFFLINE)
+
+
 def parse_verdict(text: str, positive: str, negative: str) -> str | None:
     """The first verdict word in the judge's reply (`unsafe` is checked before `safe`)."""
     words = re.findall(r"[a-z_]+", (text or "").lower())
@@ -113,7 +122,7 @@ class LLMJudge(Judge):
             raw = gens[0].text if gens else ""
             verdict = parse_verdict(raw, self.positive, self.negative)
             score = 0.5 if verdict is None else float(verdict == self.positive)
-            judgments.append(self.make(inp, score, verdict or "unparsed", raw=raw[:200], mode=self.mode))
+            judgments.append(self.make(inp, score, verdict or UNPARSED, raw=raw[:200], mode=self.mode))
         return judgments
 
 
@@ -161,7 +170,7 @@ def offline_or_llm(name: str, backend: Any, target: Target, llm_kwargs: dict,
     """A judge factory's one switch: `backend="offline"` builds the offline judge (`offline()`);
     any other backend ("hf", "openai", "mock", or a backend object) the llm rubric judge standing in
     for `name`, with `llm_kwargs` (model, base_url, rubric, …)."""
-    if isinstance(backend, str) and backend == "offline":
+    if not is_llm_backend(backend):
         if llm_kwargs:
             raise TypeError(f"{name} judge: {sorted(llm_kwargs)} only apply to an llm backend "
                             "(backend='openai', 'hf', ...)")

@@ -32,7 +32,7 @@ import numpy as np
 from erpo.judges.base import DECISION_THRESHOLD, Judge, JudgeInput, Judgment, Target, judged_text
 from erpo.judges.fitted import TextModel, cached_model, fitting_key
 from erpo.judges.human_labels import PYRIT
-from erpo.judges.llm import offline_or_llm
+from erpo.judges.llm import OFFLINE, offline_or_llm
 from erpo.judges.refusal_phrases import (
     HEDGE,
     LIST_ITEM,
@@ -257,7 +257,7 @@ class RefusalJudge(Judge):
 
 
 def refusal(target: Target = "answer", use_classifier: bool = True,
-            threshold: float = DECISION_THRESHOLD, backend: Any = "offline", **llm_kwargs: Any) -> Any:
+            threshold: float = DECISION_THRESHOLD, backend: Any = OFFLINE, **llm_kwargs: Any) -> Any:
     """Refusal judge factory; `use_classifier=False` gives the instant pattern-only judge, an llm
     `backend` ("hf", "openai", … with `model=`) the llm rubric judge in refusal mode."""
     return offline_or_llm("refusal", backend, target, llm_kwargs,

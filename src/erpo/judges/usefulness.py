@@ -26,7 +26,7 @@ import numpy as np
 from erpo.judges import refusal as refusal_model
 from erpo.judges.base import DECISION_THRESHOLD, Judge, JudgeInput, Judgment, Target, judged_text
 from erpo.judges.fitted import TextModel, cached_model, fitting_key
-from erpo.judges.llm import offline_or_llm
+from erpo.judges.llm import OFFLINE, offline_or_llm
 from erpo.judges.refusal_phrases import SENTENCE_END, is_refusal, normalise
 from erpo.judges.signals import distinct_trigram_ratio, format_missing
 from erpo.judges.static_vectors import embed
@@ -143,7 +143,7 @@ class UsefulnessJudge(Judge):
 
 
 def usefulness(target: Target = "answer", min_similarity: float = 0.15, min_distinct: float = 0.5,
-               min_content_words: int = 4, use_model: bool = True, backend: Any = "offline",
+               min_content_words: int = 4, use_model: bool = True, backend: Any = OFFLINE,
                **llm_kwargs: Any) -> Any:
     """Usefulness judge factory: offline checks and model by default; an llm `backend` ("hf",
     "openai", … with `model=`) gives the llm rubric judge in usefulness mode."""

@@ -21,6 +21,7 @@ import numpy as np
 from erpo.judges import get_judge, human_labels, refusal, usefulness
 from erpo.judges.base import JudgeInput, passes
 from erpo.judges.human_labels import PYRIT, LabelledReply
+from erpo.judges.llm import UNPARSED
 from erpo.stats import agreement, paired_bootstrap
 
 JUDGES_CHECKED = ("refusal", "refusal_pattern", "usefulness", "harm")
@@ -88,7 +89,7 @@ def check_judge(name: str, rows: Sequence[LabelledReply], *, judge: Any = None, 
     truth = np.array([task.truth(r) for r in rows], dtype=bool)
     groups = {g: agreement(truth[idx], pred[idx], seed=seed) for g, idx in _groups(rows, by).items()}
     # an llm judge's reply without a verdict word scores 0.5, which counts as positive
-    unparsed = sum(j.label == "unparsed" for j in judgments)
+    unparsed = sum(j.label == UNPARSED for j in judgments)
     return {"judge": name, "positive": task.positive, "groups": groups, "truth": truth, "pred": pred,
             "rows": rows, "by": by, "unparsed": unparsed}
 
