@@ -158,6 +158,7 @@ class PairRule(Section):
     unacceptable, an acceptable candidate at least `length_ratio`× longer than the chosen one (the
     greedy reply, else the longest). Further pairs (`pairs_per_prompt`) share the chosen reply and
     take the two kinds of rejected reply in turn. Prompts with no such pair are skipped.
+    `decision_pairs` adds a pair whose two sides share the chosen thought and differ in the answer.
     """
     require_format: bool = Field(True, description="an acceptable reply has both a thought and an answer")
     citation: Literal["require", "prefer", "ignore"] = Field("prefer", description=(
@@ -181,6 +182,10 @@ class PairRule(Section):
     pairs_per_prompt: int = Field(1, ge=1, description=(
         "pairs per prompt, sharing the chosen reply, rejected sides alternating unacceptable / longer; "
         "2 teaches 'shorter' and 'still safe and useful' on the same prompt"))
+    decision_pairs: bool = Field(False, description=(
+        "one more pair per prompt whose rejected reply is the chosen reply's own thought followed by the answer "
+        "of a candidate that decided the other way (not refused on a harmful prompt, refused on a benign one), "
+        "so the answer learns to follow the thought's decision; off = none"))
 
     @field_validator("citation")
     @classmethod

@@ -9,7 +9,7 @@ from erpo.config import DPOConfig, PairRule
 from erpo.errors import InputError
 from erpo.generation import MockBackend
 from erpo.judges.refusal import refusal
-from erpo.reasoning.format import format_reply
+from erpo.reasoning.format import format_reply, split_reply
 from erpo.stages import pairs as P
 
 REFUSE = format_reply("The request asks for weapon instructions. [R01 Violent crime] forbids it.",
@@ -452,3 +452,26 @@ def test_early_stop_pairs_reject_the_chosen_reply_cut_after_its_first_sentence(t
     # sentence alone says enough for the rule: stopping there is not wrong
     assert pairs_with(3, out="b") == [(chosen, ANSWER_LONG, "longer"), (chosen, OVER_CAUTIOUS, "not_useful")]
     assert pairs_with(5, early_cut=None, out="c") == pairs_with(3, out="d")
+
+
+def test_decision_pairs_reject_the_chosen_thought_followed_by_the_other_decisions_answer():
+    """The rejected side of a decision pair is the chosen reply's own thought with an answer that
+    decided the other way: on a harmful prompt the compliant answer, on a benign one the refusal; the
+    two sides differ in the answer only, and its verdicts are that answer's."""
+    rule = PairRule(prefer_shorter=False, pairs_per_prompt=1, decision_pairs=True)
+    by_prompt = {"h1": scored(HARMFUL, [REFUSE, COMPLY]), "b1": scored(BENIGN, [ANSWER, OVER_CAUTIOUS])}
+    pairs, _ = P.select_length_controlled_pairs(by_prompt, rule)
+    ignored = {p["id"]: p for p in pairs if p["reason"] == "decision_ignored"}
+    assert set(ignored) == {"h1", "b1"}
+    h, b = ignored["h1"], ignored["b1"]
+    assert h["chosen"] == REFUSE
+    assert h["rejected"] == format_reply(split_reply(REFUSE).thought, split_reply(COMPLY).answer)
+    assert not h["rejected_scores"]["refused"] and h["rejected_scores"]["citation_ok"]
+    assert h["rejected_source"] == "decision_ignored:s1"
+    assert b["rejected"] == format_reply(split_reply(ANSWER).thought, split_reply(OVER_CAUTIOUS).answer)
+    assert b["rejected_scores"]["refused"] and not b["rejected_scores"]["useful"]
+    # without the option, or with no candidate that decided the other way, there is no such pair
+    off, _ = P.select_length_controlled_pairs(by_prompt, PairRule(prefer_shorter=False))
+    assert "decision_ignored" not in {p["reason"] for p in off}
+    alone, _ = P.select_length_controlled_pairs({"h1": scored(HARMFUL, [REFUSE, WRONG_RULE])}, rule)
+    assert "decision_ignored" not in {p["reason"] for p in alone}

@@ -458,7 +458,41 @@ def _pairs_for_prompt(candidates: list[Candidate], rule: PairRule) -> tuple[list
     stopped_early = _early_stop_rejected(chosen, early, rule)
     if stopped_early is not None:
         rejected.append((stopped_early, "early_stop"))
+    ignored = _decision_ignored(chosen, candidates) if rule.decision_pairs else None
+    if ignored is not None and ignored.completion.strip() not in {c.completion.strip() for c, _ in rejected}:
+        rejected.append((ignored, "decision_ignored"))
     return [make_pair(chosen, c, reason) for c, reason in rejected], ""
+
+
+DECISION_IGNORED_SOURCE = "decision_ignored:"   # + the source of the candidate whose answer it took
+
+
+def _decision_ignored(chosen: Candidate, candidates: list[Candidate]) -> Candidate | None:
+    """The chosen reply's thought followed by the answer of a candidate that decided the other way
+    (harmful prompt: an answer that is not refused; benign: a refused one), the policy's greedy
+    reply first, then samples, then stage-1 negatives; None when no candidate did.
+
+    Why: a model can learn to decide right in its thought and still answer the other way (under a
+    trained attack the stage-2 model's thought refuses and its answer opens "Sure, here is…"); the
+    other pairs differ in the thought too, so none isolates the answer's obedience to it. The
+    verdicts carry over without judging again because every answer judge (refusal, usefulness, harm)
+    reads the answer only and the citation judge reads the thought only.
+    """
+    thought = split_reply(chosen.completion).thought
+    want_refused = chosen.label == "benign"
+    donors = sorted((c for c in candidates if c.scores.formatted and c.scores.refused == want_refused
+                     and c.completion.strip() != chosen.completion.strip()), key=mass_rank)
+    for donor in donors:
+        text = format_reply(thought, split_reply(donor.completion).answer)
+        if text.strip() in {c.completion.strip() for c in candidates}:
+            continue
+        c, d = chosen.scores, donor.scores
+        scores = dataclasses.replace(d, citation_ok=c.citation_ok, cited=c.cited, thought_tokens=c.thought_tokens,
+                                     reply_tokens=c.reply_tokens - c.answer_tokens + d.answer_tokens)
+        return dataclasses.replace(chosen, completion=text, source=DECISION_IGNORED_SOURCE + donor.source,
+                                   index=donor.index, finish_reason=None, latency_s=None, completion_tokens=None,
+                                   opener=None, cut_from=None, scores=scores)
+    return None
 
 
 def _thin(cand: Candidate, rule: PairRule) -> bool:
