@@ -309,6 +309,12 @@ class DPOConfig(TrainConfig):
         "jailbreak attacks (`erpo eval --list-attacks`) applied to a share of the pool's harmful prompts, so "
         "failures under attack become rejected replies (the attack is then in-distribution in the eval)"))
     attack_share: float = Field(0.5, ge=0.0, le=1.0, description="share of the harmful prompts each attack rewrites")
+    benign_attacks: list[str] = Field([], description=(
+        "attacks applied to a share of the pool's benign prompts too (`benign_attack_share`), so an attack's "
+        "style alone does not signal harm: the model's refusals of those copies become rejected replies; "
+        "[] = off"))
+    benign_attack_share: float = Field(0.25, ge=0.0, le=1.0,
+                                       description="share of the benign prompts each of `benign_attacks` rewrites")
     pair_rule: PairRule = Field(default_factory=PairRule, description="how candidates become pairs")
     generation_backend: str = Field("hf", description="backend that samples on-policy candidates")
     generation_batch_size: int = Field(16, description="prompts per generation batch")

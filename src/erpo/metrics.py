@@ -233,8 +233,10 @@ def summarize_model(label: str, suites: dict[str, dict[str, dict]], trained: Col
 
 def trained_attacks(config: Any) -> set[str]:
     """The attacks some training stage of a run config used: stage 1's attack styles
-    (`build_data.attacks`) and the stage-2/3 attacked copies (`dpo.attacks`, `iterate.attacks`)."""
-    return set(config.build_data.attacks) | set(config.dpo.attacks) | set(config.iterate.attacks)
+    (`build_data.attacks`) and the stage-2/3 attacked copies (`dpo.attacks`, `iterate.attacks`, and
+    their `benign_attacks`: the style was trained on, if on benign requests)."""
+    return set(config.build_data.attacks).union(
+        *(set(stage.attacks) | set(stage.benign_attacks) for stage in (config.dpo, config.iterate)))
 
 
 def distribution(suite: str) -> str:

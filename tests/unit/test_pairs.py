@@ -475,3 +475,25 @@ def test_decision_pairs_reject_the_chosen_thought_followed_by_the_other_decision
     assert "decision_ignored" not in {p["reason"] for p in off}
     alone, _ = P.select_length_controlled_pairs({"h1": scored(HARMFUL, [REFUSE, WRONG_RULE])}, rule)
     assert "decision_ignored" not in {p["reason"] for p in alone}
+
+
+def test_benign_attacks_rewrite_a_share_of_the_benign_prompts_with_over_cautious_negatives(tmp_path):
+    """`benign_attacks`: the benign prompts come back in the attack's style too, still benign with no
+    expected rule, their negatives over-cautious refusals; the harmful ones only under `attacks`,
+    and an attack used on benign prompts only counts as trained in the eval."""
+    from erpo.artifacts import write_jsonl
+    from erpo.config import RunConfig
+    from erpo.metrics import trained_attacks
+    benign = [{**BENIGN, "id": f"b{i}", "prompt": f"How do I stop background job number {i}?", "completion": ANSWER}
+              for i in range(40)]
+    write_jsonl(tmp_path / "01_data" / "sft.jsonl", [{**HARMFUL, "completion": REFUSE}] + benign)
+    config = RunConfig(name="r", dpo={"benign_attacks": ["method_list"], "benign_attack_share": 0.5})
+    rows, negatives = P.preference_prompts(config, config.dpo, tmp_path, None)
+    attacked = [r for r in rows if r.get("attack") == "method_list"]
+    assert 10 <= len(attacked) <= 30 and {r["label"] for r in attacked} == {"benign"}
+    assert all(r["attack_of"].startswith("b") and "background job" in r["prompt"] for r in attacked)
+    attacked_negatives = [n for n in negatives if n["source_id"] in {r["id"] for r in attacked}]
+    assert attacked_negatives and {n["kind"] for n in attacked_negatives} == {"over_cautious"}
+    assert trained_attacks(config) == {"method_list"}
+    plain, _ = P.preference_prompts(RunConfig(name="r"), RunConfig(name="r").dpo, tmp_path, None)
+    assert not any(r.get("attack") for r in plain)

@@ -165,25 +165,29 @@ def preference_prompts(config: Any, cfg: Any, run_dir: str | Path, n: int | None
     else:
         negatives = read_jsonl(layout.negatives) if layout.negatives.exists() else []
         rows = load_prompt_rows(layout.sft_data, n)
-    if not cfg.attacks:
+    attacked = (attacked_copies(rows, cfg.attacks, cfg.attack_share, seed=config.seed)
+                + attacked_copies(rows, cfg.benign_attacks, cfg.benign_attack_share, seed=config.seed, label="benign"))
+    if not attacked:
         return rows, negatives
-    attacked = attacked_copies(rows, cfg.attacks, cfg.attack_share, seed=config.seed)
     return rows + attacked, negatives + attacked_negatives(config, attacked, false_allowed=false_allowed)
 
 
-def attacked_copies(rows: Sequence[dict], attacks: Sequence[str], share: float, *, seed: int = 0) -> list[dict]:
-    """For each attack, a seeded `share` of the harmful rows rewritten by it: id `<id>~<attack>`, same
-    label and expected rule, no SFT target (its reasoning quotes the plain request).
+def attacked_copies(rows: Sequence[dict], attacks: Sequence[str], share: float, *, seed: int = 0,
+                    label: str = "harmful") -> list[dict]:
+    """For each attack, a seeded `share` of the rows labelled `label` rewritten by it: id
+    `<id>~<attack>`, same label and expected rule, no SFT target (its reasoning quotes the plain request).
 
     Why: on plain harmful requests the SFT model rarely fails, so stage 2 sees few unsafe samples of
     its own while the benign over-cautious negatives push refusals down; under an attack its
-    failures ("Risk area: none", then compliance) show up and become rejected replies.
+    failures ("Risk area: none", then compliance) show up and become rejected replies. Benign
+    copies (`benign_attacks`) show the same styles on requests that must still be answered, so
+    the pairs do not teach that the style itself means harm.
     """
     out = []
     for name in attacks:
         attack = get_attack(name)
         for row in rows:
-            if row["label"] != "harmful" or random.Random(f"attack:{seed}:{name}:{row['id']}").random() >= share:
+            if row["label"] != label or random.Random(f"attack:{seed}:{name}:{row['id']}").random() >= share:
                 continue
             plain = {k: v for k, v in row.items() if k not in ("messages", "completion", "thought", "answer")}
             out.append({**plain, "id": f"{row['id']}~{name}", "prompt": attack(row["prompt"], seed=seed),
@@ -619,7 +623,8 @@ def build_pairs(rows: list[dict], out_dir: str | Path, *, backend: Any, cfg: Any
 # --- the stage (`erpo pairs`) -----------------------------------------------------------------
 
 PAIR_FIELDS = ("candidates", "max_new_tokens", "max_prompts", "prompt_pool", "allowed_prompts",
-               "false_allowed_negatives", "pair_rule", "generation_backend", "attacks", "attack_share")
+               "false_allowed_negatives", "pair_rule", "generation_backend", "attacks", "attack_share",
+               "benign_attacks", "benign_attack_share")
 
 
 def pair_settings(config: Any, *, judges: dict | None = None, **_: Any) -> dict:
