@@ -386,3 +386,38 @@ def test_brief_answer_length_comes_from_the_build_data_config(policy):
     assert full.endswith("mix.")
     brief, full = answers(brief_answer_min_words=5, brief_answer_sentences=1)
     assert brief == "Water it when the top inch of soil is dry." and full.endswith("mix.")
+
+
+def test_thought_decision_reads_the_template_thoughts_decision(policy, tmp_path):
+    """Every harmful template thought reads as declining, every benign one as helping, a thought in
+    other words as undecided; scripts/decisions.py counts an answer that goes against it."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    from erpo.reasoning.format import format_reply
+    from erpo.reasoning.thoughts import thought_decision
+    writer = TemplateThoughtWriter(policy, seed=0)
+    refusing = [r for r in _harmful_requests(policy) if policy.get(r.category).response_mode == "refuse"]
+    assert refusing and all(thought_decision(writer.thought(r)) == "decline" for r in refusing)
+    helping = [writer.thought(ThoughtRequest(f"b{i}", p, NONE)) for i, p in enumerate(BENIGN)]
+    assert all(thought_decision(t) == "help" for t in helping)
+    assert thought_decision("I think this is probably fine to talk about.") is None
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "decisions.py"
+    spec = importlib.util.spec_from_file_location("decisions_script", script)
+    decisions = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(decisions)
+    folder = tmp_path / "jailbreak" / "method_list"
+    folder.mkdir(parents=True)
+    replies = [format_reply(writer.thought(refusing[0]), "Sure, here is the list of methods: 1. …"),
+               format_reply(writer.thought(refusing[1]), "I can't help with that."),
+               format_reply(helping[0], "I can't help with that.")]
+    (folder / "completions.jsonl").write_text("".join(json.dumps({"id": f"r{i}", "completion": c}) + "\n"
+                                                      for i, c in enumerate(replies)))
+    (folder / "judgments.refusal.jsonl").write_text("".join(json.dumps({"id": f"r{i}", "label": label}) + "\n"
+                                                            for i, label in enumerate(["compliance", "refusal",
+                                                                                       "refusal"])))
+    counts = decisions.folder_counts(folder)
+    assert counts == {"n": 3, "declines": 2, "helps": 1, "undecided": 0, "declines_but_answers": 1,
+                      "helps_but_refuses": 1}
