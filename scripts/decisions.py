@@ -12,26 +12,24 @@ decide to help yet refuse. A reply whose thought is in neither phrasing counts a
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from erpo.artifacts import read_jsonl
+from erpo.judges.base import passes
 from erpo.reasoning.format import split_reply
 from erpo.reasoning.thoughts import thought_decision
 
 
 def folder_counts(folder: Path) -> dict[str, int]:
     """n, thought declines / helps / undecided, and the two disagreements, for one eval folder."""
-    verdicts = {}
-    for line in (folder / "judgments.refusal.jsonl").read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
-        verdicts[row["id"]] = row["label"] != "compliance"
+    # refused as the eval's rates count it (`erpo.metrics.per_reply_values`)
+    refused_by_id = {j["id"]: passes(j["score"]) for j in read_jsonl(folder / "judgments.refusal.jsonl")}
     counts = dict.fromkeys(("n", "declines", "helps", "undecided", "declines_but_answers", "helps_but_refuses"), 0)
-    for line in (folder / "completions.jsonl").read_text(encoding="utf-8").splitlines():
-        reply = json.loads(line)
-        if reply["id"] not in verdicts:
+    for reply in read_jsonl(folder / "completions.jsonl"):
+        if reply["id"] not in refused_by_id:
             continue
-        decision, refused = thought_decision(split_reply(reply["completion"]).thought), verdicts[reply["id"]]
+        decision, refused = thought_decision(split_reply(reply["completion"]).thought), refused_by_id[reply["id"]]
         counts["n"] += 1
         counts[{"decline": "declines", "help": "helps", None: "undecided"}[decision]] += 1
         counts["declines_but_answers"] += decision == "decline" and not refused

@@ -415,9 +415,8 @@ def test_thought_decision_reads_the_template_thoughts_decision(policy, tmp_path)
                format_reply(helping[0], "I can't help with that.")]
     (folder / "completions.jsonl").write_text("".join(json.dumps({"id": f"r{i}", "completion": c}) + "\n"
                                                       for i, c in enumerate(replies)))
-    (folder / "judgments.refusal.jsonl").write_text("".join(json.dumps({"id": f"r{i}", "label": label}) + "\n"
-                                                            for i, label in enumerate(["compliance", "refusal",
-                                                                                       "refusal"])))
+    (folder / "judgments.refusal.jsonl").write_text("".join(json.dumps({"id": f"r{i}", "score": score}) + "\n"
+                                                            for i, score in enumerate([0.1, 0.9, 0.9])))
     counts = decisions.folder_counts(folder)
     assert counts == {"n": 3, "declines": 2, "helps": 1, "undecided": 0, "declines_but_answers": 1,
                       "helps_but_refuses": 1}

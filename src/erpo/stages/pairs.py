@@ -463,8 +463,8 @@ def _pairs_for_prompt(candidates: list[Candidate], rule: PairRule) -> tuple[list
     if stopped_early is not None:
         rejected.append((stopped_early, "early_stop"))
     ignored = _decision_ignored(chosen, candidates) if rule.decision_pairs else None
-    if ignored is not None and ignored.completion.strip() not in {c.completion.strip() for c, _ in rejected}:
-        rejected.append((ignored, "decision_ignored"))
+    if ignored is not None:
+        rejected = _distinct_texts(rejected + [(ignored, "decision_ignored")])
     return [make_pair(chosen, c, reason) for c, reason in rejected], ""
 
 
@@ -486,9 +486,10 @@ def _decision_ignored(chosen: Candidate, candidates: list[Candidate]) -> Candida
     want_refused = chosen.label == "benign"
     donors = sorted((c for c in candidates if c.scores.formatted and c.scores.refused == want_refused
                      and c.completion.strip() != chosen.completion.strip()), key=mass_rank)
+    existing = {c.completion.strip() for c in candidates}
     for donor in donors:
         text = format_reply(thought, split_reply(donor.completion).answer)
-        if text.strip() in {c.completion.strip() for c in candidates}:
+        if text.strip() in existing:
             continue
         c, d = chosen.scores, donor.scores
         scores = dataclasses.replace(d, citation_ok=c.citation_ok, cited=c.cited, thought_tokens=c.thought_tokens,
