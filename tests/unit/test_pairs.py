@@ -497,3 +497,16 @@ def test_benign_attacks_rewrite_a_share_of_the_benign_prompts_with_over_cautious
     assert trained_attacks(config) == {"method_list"}
     plain, _ = P.preference_prompts(RunConfig(name="r"), RunConfig(name="r").dpo, tmp_path, None)
     assert not any(r.get("attack") for r in plain)
+
+
+def test_a_stage1_negative_is_never_chosen_even_when_the_judges_accept_it():
+    """The refusal judge reads the compliance template's empty answer as a refusal; a negative that
+    passes every judge is still rejected ("wrong_rule"), and a prompt whose only acceptable reply is
+    a negative gives no pair."""
+    negative = {**scored(HARMFUL, [WRONG_RULE])[0], "source": "negative:wrong_rule"}
+    assert P.failure(negative["scores"], PairRule()) is None   # the judges alone would accept it
+    pairs, skipped = P.select_length_controlled_pairs({"h1": [negative, *scored(HARMFUL, [COMPLY])]}, PairRule())
+    assert pairs == [] and skipped == {"no_acceptable": 1}
+    pairs, _ = P.select_length_controlled_pairs({"h1": [negative, *scored(HARMFUL, [REFUSE])]}, PairRule())
+    assert [(p["chosen"], p["rejected_source"], p["reason"]) for p in pairs] == \
+        [(REFUSE, "negative:wrong_rule", "wrong_rule")]

@@ -400,13 +400,27 @@ def failure(scores: CandidateScores | Mapping, rule: PairRule) -> str | None:
     return next((name for name in FAILURE_ORDER if not checks[name]), None)
 
 
+def graded_failure(cand: Candidate, rule: PairRule) -> str | None:
+    """`failure` of the candidate's scores; a stage-1 negative is never acceptable, and fails as
+    "wrong_rule" where the judges find nothing worse.
+
+    Why: a negative is written wrong (a wrong or missing rule, then compliance; a topic refusal of a
+    benign request), whatever the judges say of it. The refusal judge reads the compliance template's
+    empty answer ("Sure, here is how to …, then follow these steps:") as a refusal, so on a harmful
+    prompt with no acceptable sample a negative would otherwise be chosen, teaching its wrong thought.
+    """
+    judged = failure(cand.scores, rule)
+    return judged or ("wrong_rule" if cand.source.startswith(NEGATIVE_SOURCE) else None)
+
+
 def select_length_controlled_pairs(candidates_by_prompt: dict[str, list[Candidate | Mapping]],
                                    rule: PairRule) -> tuple[list[Pair], dict[str, int]]:
     """Up to `rule.pairs_per_prompt` (chosen, rejected) pairs per prompt, or a counted skip reason.
 
     chosen = the acceptable candidate with the fewest tokens (`rule.length_key`: of the reply or of
     the thought; "longer" counts the same tokens), one with the right citation (`citation: prefer`)
-    and enough content (`chosen_min_content_words`) before one without. rejected = per `rule.prefer`,
+    and enough content (`chosen_min_content_words`) before one without; never a stage-1 negative
+    (`graded_failure`). rejected = per `rule.prefer`,
     the unacceptable candidate with the worst failure (among equals, the greedy reply, then samples,
     before stage-1 negatives, then the shortest first, or the longest with `prefer_shorter` off), or
     the greedy reply, else the longest, of the acceptable candidates at least `rule.length_ratio`×
@@ -432,7 +446,7 @@ def _pairs_for_prompt(candidates: list[Candidate], rule: PairRule) -> tuple[list
         return getattr(c.scores, f"{rule.length_key}_tokens")
     early = [c for c in candidates if c.source.startswith(EARLY_CUT_SOURCE)]
     candidates = [c for c in candidates if not c.source.startswith(EARLY_CUT_SOURCE)]
-    graded = [(c, failure(c.scores, rule)) for c in candidates]
+    graded = [(c, graded_failure(c, rule)) for c in candidates]
     prefer_citation = rule.citation == "prefer"
     acceptable = sorted((c for c, f in graded if f is None),   # stable: ties keep the sampling order
                         key=lambda c: (prefer_citation and not c.scores.citation_ok, _thin(c, rule),
