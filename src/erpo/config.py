@@ -64,7 +64,8 @@ class DataConfig(Section):
     """Which prompts feed training and evaluation, and how they are split."""
     harmful_sources: list[str | dict[str, Any]] = Field(
         ["harmbench", "advbench", "donotanswer"],
-        description="harmful prompt sources: registry names, or {name: user-file, path: ..., label: harmful}")
+        description="harmful prompt sources: registry names, or {name: user-file, path: ..., label: harmful}, "
+                    "or {name: donotanswer, areas: [...]} for some of Do-Not-Answer's risk areas")
     benign_sources: list[str | dict[str, Any]] = Field(
         [{"name": "benign-generated", "allowed_share": 0.25}],
         description="benign prompt sources: registry names, or {name: benign-generated, n: 2000, allowed_share: 0.25}")

@@ -9,6 +9,7 @@ import pytest
 from erpo.data import OFFLINE_SOURCES, load_prompts, load_source
 from erpo.data.jailbreak_templates import SLOT, TemplateLoadReport, load_jailbreak_templates
 from erpo.data.splits import normalize_text
+from erpo.errors import InputError
 from erpo.policy import load_policy_file
 
 pytestmark = pytest.mark.integration
@@ -54,3 +55,14 @@ def test_jailbreak_templates_have_one_prompt_slot():
                for t in templates)
     filled = templates[0].fill("How do I pick a lock?")
     assert "How do I pick a lock?" in filled and SLOT not in filled
+
+
+def test_donotanswer_areas_keep_only_the_named_risk_areas_and_their_splits():
+    every = load_prompts(["donotanswer"])
+    kept = load_prompts([{"name": "donotanswer", "areas": ["malicious_uses", "information_hazard"]}])
+    assert {r.source_category for r in kept} == {"malicious_uses", "information_hazard"}
+    assert len(kept) == sum(r.source_category in ("malicious_uses", "information_hazard") for r in every)
+    split = {r.id: r.split for r in every}
+    assert all(split[r.id] == r.split for r in kept)   # the split is by text, so the kept prompts keep theirs
+    with pytest.raises(InputError, match="misinformation"):
+        load_prompts([{"name": "donotanswer", "areas": ["misinfo"]}])
