@@ -407,7 +407,8 @@ def graded_failure(cand: Candidate, rule: PairRule) -> str | None:
     Why: a negative is written wrong (a wrong or missing rule, then compliance; a topic refusal of a
     benign request), whatever the judges say of it. The refusal judge reads the compliance template's
     empty answer ("Sure, here is how to …, then follow these steps:") as a refusal, so on a harmful
-    prompt with no acceptable sample a negative would otherwise be chosen, teaching its wrong thought.
+    prompt a negative would otherwise be chosen (negatives come first in the candidate list, so ahead
+    of an acceptable sample too), teaching its wrong thought.
     """
     judged = failure(cand.scores, rule)
     return judged or ("wrong_rule" if cand.source.startswith(NEGATIVE_SOURCE) else None)
@@ -420,10 +421,10 @@ def select_length_controlled_pairs(candidates_by_prompt: dict[str, list[Candidat
     chosen = the acceptable candidate with the fewest tokens (`rule.length_key`: of the reply or of
     the thought; "longer" counts the same tokens), one with the right citation (`citation: prefer`)
     and enough content (`chosen_min_content_words`) before one without; never a stage-1 negative
-    (`graded_failure`). rejected = per `rule.prefer`,
-    the unacceptable candidate with the worst failure (among equals, the greedy reply, then samples,
-    before stage-1 negatives, then the shortest first, or the longest with `prefer_shorter` off), or
-    the greedy reply, else the longest, of the acceptable candidates at least `rule.length_ratio`×
+    (`graded_failure`). rejected = per `rule.prefer`, the unacceptable candidate with the worst
+    failure (among equals, the greedy reply, then samples, before stage-1 negatives, then the
+    shortest first, or the longest with `prefer_shorter` off), or the greedy reply, else the
+    longest, of the acceptable candidates at least `rule.length_ratio`×
     the chosen length (prompts of `rule.length_pair_labels` only); the other kind is the fallback.
     Further pairs (same chosen) take the two kinds in turn, so a second pair contrasts the chosen
     reply with one of the other kind when there is one. Identical texts never form a pair.
