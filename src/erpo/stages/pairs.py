@@ -597,7 +597,8 @@ def pair_stats(candidates: Sequence[Candidate | Mapping], pairs: Sequence[Pair |
             "mean_rejected_tokens": mean([p["rejected_tokens"] for p in pairs]),
             "mean_chosen_thought_tokens": mean([p["chosen_scores"]["thought_tokens"] for p in pairs]),
             "mean_rejected_thought_tokens": mean([p["rejected_scores"]["thought_tokens"] for p in pairs]),
-            "acceptable_rate": mean([float(failure(c["scores"], rule) is None) for c in candidates])}
+            # graded as the pair rule grades them, so a stage-1 negative never counts as acceptable
+            "acceptable_rate": mean([float(graded_failure(Candidate.of(c), rule) is None) for c in candidates])}
 
 
 def build_pairs(rows: list[dict], out_dir: str | Path, *, backend: Any, cfg: Any, judges: dict[str, JudgeFn | None],
