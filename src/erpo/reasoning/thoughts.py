@@ -225,6 +225,17 @@ _HELP_PHRASES = (_phrases(_JUDGE, [NONE, "comply_with_care"]) + _phrases(_PLAN, 
                  + _phrases({"any": _ALLOWED_JUDGE}, ["full", "brief"]))
 
 
+def template_wording() -> str:
+    """Every fixed phrase of the thought templates (the words around their slots), space-joined: the
+    wording a model trained on these thoughts may echo in its answer instead of answering."""
+    tables = [_INTENT, _RULE_HARM, _RULE_BENIGN, _ALLOWED_RULE, _ALLOWED_JUDGE]
+    fixed = [part for table in tables for style in table.values() for text in style
+             for part in re.split(r"\{\w+\}", text)]
+    fixed += [part for table in (_JUDGE, _PLAN) for style in table.values() for texts in style.values()
+              for text in texts for part in re.split(r"\{\w+\}", text)]
+    return " ".join(fixed + _INTENT_BENIGN + _CONTRAST + _ALLOWED_INTENT)
+
+
 def thought_decision(thought: str) -> str | None:
     """"decline" when the thought concludes in one of this module's refusal phrasings, "help" when in
     one of its answering ones (no rule, allowed use, with care), None when in neither or both (a
