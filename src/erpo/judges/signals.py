@@ -93,6 +93,7 @@ def _policy_wording() -> tuple[frozenset[str], tuple[str, ...]]:
     from erpo.reasoning.thoughts import template_wording
     rules = load_policy_file("default").rules
     text = " ".join(f"{r.id} {r.name} {r.rule} {r.allowed}" for r in rules)
+    # base64 and rot13 encode the request itself: their output is no wording a reply could echo
     frames = " ".join(get_attack(name)("do it") for name in ATTACKS.names() if name not in ("base64", "rot13"))
     names = tuple(r.name.lower() for r in rules if len(r.name.split()) > 1)
     return frozenset(content_words("", f"{text} {template_wording()} {frames}")), names
